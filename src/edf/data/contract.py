@@ -1,0 +1,80 @@
+"""The ``processed_edf_data`` contract: one row per building and hour (ARCHITECTURE.md).
+
+Declared once here and used by the validator, the bundled-data converter, the synthetic
+generator and the feature pipeline, so a change to the contract is a change in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+BUILDING_ID = "building_id"
+TIMESTAMP = "timestamp_hour"
+CONSUMPTION = "consumption_kwh"
+SOLAR = "solar_generation_kwh"
+TEMPERATURE = "temperature_c"
+GHI = "solar_irradiance_ghi"
+HUMIDITY = "humidity"
+HOLIDAY = "is_holiday_flag"
+
+BUILDING_ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+WEATHER_COLUMNS = (TEMPERATURE, GHI, HUMIDITY)
+TARGET_COLUMNS = (CONSUMPTION, SOLAR)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: str  # "string" | "timestamp" | "double" | "int01"
+    nullable: bool
+    meaning: str
+
+
+PROCESSED_COLUMNS: tuple[Column, ...] = (
+    Column(BUILDING_ID, "string", False, "building identifier, [A-Za-z0-9_-]{1,64}"),
+    Column(TIMESTAMP, "timestamp", False, "start of the hour, UTC"),
+    Column(CONSUMPTION, "double", False, "energy drawn in the hour, kWh (target)"),
+    Column(SOLAR, "double", True, "PV energy produced in the hour, kWh (second target)"),
+    Column(TEMPERATURE, "double", True, "outdoor air temperature, degC"),
+    Column(GHI, "double", True, "global horizontal irradiance, W/m2, hourly mean"),
+    Column(HUMIDITY, "double", True, "relative humidity, %"),
+    Column(HOLIDAY, "int01", False, "public holiday at the building's location, 0/1"),
+)
+COLUMN_NAMES = tuple(c.name for c in PROCESSED_COLUMNS)
+
+
+def required_columns(target: str = CONSUMPTION) -> set[str]:
+    """Columns that must be non-null. The trained target is required; the other target may be null.
+
+    A demand dataset must carry consumption; a PV-only dataset (e.g. a research array with no
+    building load) is validated with ``target=solar_generation_kwh`` and may leave consumption null.
+    """
+    if target not in TARGET_COLUMNS:
+        raise ValueError(f"unknown target {target!r}; expected one of {', '.join(TARGET_COLUMNS)}")
+    base = {c.name for c in PROCESSED_COLUMNS if not c.nullable} - {CONSUMPTION}
+    return base | {target}
+
+
+# Weather forecast feed (weather-forecast/): weather columns for future hours plus the issue time.
+FORECAST_ISSUE_TIME = "forecast_issue_time"
+WEATHER_FORECAST_COLUMNS = (BUILDING_ID, TIMESTAMP, FORECAST_ISSUE_TIME, *WEATHER_COLUMNS)
+
+# Building topology (calendar-topology/).
+TOPOLOGY_COLUMNS = (
+    BUILDING_ID,
+    "building_type",
+    "pv_capacity_kw",
+    "battery_capacity_kwh",
+    "battery_power_kw",
+    "battery_efficiency",
+    "floor_area_m2",
+    "latitude",
+    "longitude",
+    "timezone",
+    "country",
+    "subdivision",
+    "grid_area",
+    "dr_max_participation",
+    "dr_comfort_budget_kwh",
+)

@@ -1,0 +1,216 @@
+"""Validation of ``processed_edf_data`` against the contract.
+
+Used by the ``ValidateSchema`` workflow step and ``edf data validate``. Every violated rule
+yields one :class:`Finding` that names the rule, the column and up to five offending rows, so
+whoever owns the upstream feed can fix it without re-running anything. Net export (negative
+consumption) and missing hours are real-world conditions, reported as warnings with their size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from edf.data import contract as c
+
+MAX_EXAMPLES = 5
+
+
+@dataclass
+class Finding:
+    rule: str
+    column: str
+    message: str
+    count: int
+    examples: list[dict] = field(default_factory=list)
+
+    def render(self) -> str:
+        lines = [f"[{self.rule}] column {self.column!r}: {self.message} ({self.count} row(s))"]
+        for row in self.examples:
+            lines.append("    " + ", ".join(f"{k}={v}" for k, v in row.items()))
+        return "\n".join(lines)
+
+
+@dataclass
+class ValidationReport:
+    rows: int
+    buildings: int
+    errors: list[Finding] = field(default_factory=list)
+    warnings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def render(self) -> str:
+        head = f"{self.rows} rows, {self.buildings} buildings: " + (
+            "VALID" if self.ok else f"INVALID ({len(self.errors)} rule(s) violated)"
+        )
+        parts = [head]
+        parts += ["ERROR " + f.render() for f in self.errors]
+        parts += ["WARNING " + f.render() for f in self.warnings]
+        return "\n".join(parts)
+
+    def to_dict(self) -> dict:
+        def _f(x: Finding) -> dict:
+            return {"rule": x.rule, "column": x.column, "message": x.message, "count": x.count,
+                    "examples": x.examples}
+
+        return {"valid": self.ok, "rows": self.rows, "buildings": self.buildings,
+                "errors": [_f(e) for e in self.errors], "warnings": [_f(w) for w in self.warnings]}
+
+
+class ContractViolation(ValueError):
+    """Raised by :func:`require_valid` with the rendered report as its message."""
+
+    def __init__(self, report: ValidationReport):
+        super().__init__(report.render())
+        self.report = report
+
+
+def _examples(df: pd.DataFrame, mask: pd.Series, columns: list[str]) -> list[dict]:
+    cols = [col for col in dict.fromkeys([c.BUILDING_ID, c.TIMESTAMP, *columns]) if col in df.columns]
+    sample = df.loc[mask, cols].head(MAX_EXAMPLES)
+    out = []
+    for idx, row in sample.iterrows():
+        out.append({"row": int(idx) if isinstance(idx, int | np.integer) else str(idx),
+                    **{k: (None if pd.isna(v) else str(v)) for k, v in row.items()}})
+    return out
+
+
+def _type_ok(series: pd.Series, kind: str) -> bool:
+    if kind == "string":
+        return pd.api.types.is_string_dtype(series) or pd.api.types.is_object_dtype(series)
+    if kind == "timestamp":
+        return pd.api.types.is_datetime64_any_dtype(series)
+    if kind == "double":
+        return pd.api.types.is_float_dtype(series) or pd.api.types.is_integer_dtype(series)
+    if kind == "int01":
+        return pd.api.types.is_integer_dtype(series) or pd.api.types.is_bool_dtype(series) or (
+            pd.api.types.is_float_dtype(series) and series.dropna().isin([0.0, 1.0]).all()
+        )
+    raise ValueError(kind)
+
+
+def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> ValidationReport:
+    """Check a ``processed_edf_data`` frame; never raises for bad data, returns every finding."""
+    report = ValidationReport(rows=len(df), buildings=int(df[c.BUILDING_ID].nunique()) if c.BUILDING_ID in df else 0)
+    err, warn = report.errors.append, report.warnings.append
+    required = c.required_columns(target)
+
+    missing = [col.name for col in c.PROCESSED_COLUMNS if col.name not in df.columns]
+    for name in missing:
+        err(Finding("missing_column", name, "required column is absent", len(df)))
+    if len(df) == 0:
+        err(Finding("empty", "*", "dataset has no rows", 0))
+        return report
+
+    typed_ok: set[str] = set()
+    for col in c.PROCESSED_COLUMNS:
+        if col.name in missing:
+            continue
+        s = df[col.name]
+        if s.isna().all() and col.nullable:
+            typed_ok.add(col.name)  # an all-null optional column carries no type to check
+            continue
+        if not _type_ok(s, col.kind):
+            err(Finding("wrong_type", col.name, f"expected {col.kind}, found dtype {s.dtype}", len(df),
+                        _examples(df, s.notna(), [col.name])))
+        else:
+            typed_ok.add(col.name)
+
+    for name in sorted(required - set(missing)):
+        nulls = df[name].isna()
+        if nulls.any():
+            err(Finding("null_in_required", name, "required column has nulls", int(nulls.sum()),
+                        _examples(df, nulls, [name])))
+
+    if c.BUILDING_ID in typed_ok:
+        ids = df[c.BUILDING_ID].astype("string")
+        bad = ids.notna() & ~ids.fillna("").str.fullmatch(c.BUILDING_ID_PATTERN.pattern)
+        if bad.any():
+            err(Finding("invalid_building_id", c.BUILDING_ID, "must match [A-Za-z0-9_-]{1,64}", int(bad.sum()),
+                        _examples(df, bad, [])))
+
+    ts_ok = c.TIMESTAMP in typed_ok
+    if ts_ok:
+        ts = df[c.TIMESTAMP]
+        tz = getattr(ts.dt, "tz", None)
+        if tz is None or str(tz) not in ("UTC", "utc", "UTC+00:00"):
+            err(Finding("timestamp_not_utc", c.TIMESTAMP,
+                        f"timestamps must be timezone-aware UTC, found {'naive' if tz is None else tz}",
+                        len(df), _examples(df, ts.notna(), [])))
+            ts_ok = False
+        else:
+            misaligned = ts.notna() & (ts != ts.dt.floor("h"))
+            if misaligned.any():
+                err(Finding("timestamp_not_hour_aligned", c.TIMESTAMP, "must be the start of an hour",
+                            int(misaligned.sum()), _examples(df, misaligned, [])))
+
+    if c.BUILDING_ID in df and c.TIMESTAMP in df:
+        dup = df.duplicated([c.BUILDING_ID, c.TIMESTAMP], keep=False) & df[c.TIMESTAMP].notna()
+        if dup.any():
+            err(Finding("duplicate_key", f"{c.BUILDING_ID},{c.TIMESTAMP}",
+                        "more than one row for a building and hour", int(dup.sum()), _examples(df, dup, [])))
+
+    for col in c.PROCESSED_COLUMNS:
+        if col.kind != "double" or col.name not in typed_ok:
+            continue
+        values = pd.to_numeric(df[col.name], errors="coerce").astype("float64")
+        nonfinite = values.notna() & ~np.isfinite(values.to_numpy(dtype="float64", na_value=np.nan))
+        if nonfinite.any():
+            err(Finding("non_finite", col.name, "values must be finite (no inf)", int(nonfinite.sum()),
+                        _examples(df, nonfinite, [col.name])))
+
+    if c.HOLIDAY in typed_ok:
+        flag = df[c.HOLIDAY]
+        bad_flag = flag.notna() & ~flag.isin([0, 1, True, False])
+        if bad_flag.any():
+            err(Finding("not_0_1", c.HOLIDAY, "must be 0 or 1", int(bad_flag.sum()), _examples(df, bad_flag, [c.HOLIDAY])))
+
+    if c.CONSUMPTION in typed_ok:
+        neg = df[c.CONSUMPTION] < 0
+        if neg.any():
+            warn(Finding("net_export", c.CONSUMPTION, "negative consumption (site exports); kept as measured",
+                         int(neg.sum()), _examples(df, neg, [c.CONSUMPTION])))
+    if c.SOLAR in typed_ok:
+        neg = df[c.SOLAR] < 0
+        if neg.any():
+            err(Finding("negative_generation", c.SOLAR, "PV generation cannot be negative", int(neg.sum()),
+                        _examples(df, neg, [c.SOLAR])))
+    for name in c.WEATHER_COLUMNS:
+        if name in df and name in typed_ok and df[name].isna().all():
+            warn(Finding("no_weather", name, "column is entirely null; models use calendar and history", len(df)))
+
+    if ts_ok and c.BUILDING_ID in df:
+        _gap_warnings(df, report)
+    return report
+
+
+def _gap_warnings(df: pd.DataFrame, report: ValidationReport) -> None:
+    frame = df[[c.BUILDING_ID, c.TIMESTAMP]].dropna().drop_duplicates().sort_values([c.BUILDING_ID, c.TIMESTAMP])
+    step = frame.groupby(c.BUILDING_ID)[c.TIMESTAMP].diff()
+    gap_hours = (step / pd.Timedelta(hours=1)) - 1
+    gaps = gap_hours > 0
+    if gaps.any():
+        per_building = gap_hours[gaps].groupby(frame.loc[gaps, c.BUILDING_ID]).sum().astype(int)
+        examples = [
+            {"building_id": b, "missing_hours": int(h),
+             "largest_gap_hours": int(gap_hours[gaps & (frame[c.BUILDING_ID] == b)].max())}
+            for b, h in per_building.sort_values(ascending=False).head(MAX_EXAMPLES).items()
+        ]
+        report.warnings.append(Finding(
+            "missing_hours", c.TIMESTAMP,
+            f"{int(gap_hours[gaps].sum())} missing hour(s) in {int(gaps.sum())} gap(s) across "
+            f"{len(per_building)} building(s); gaps stay missing (never zero-filled)",
+            int(gaps.sum()), examples))
+
+
+def require_valid(df: pd.DataFrame, target: str = c.CONSUMPTION) -> ValidationReport:
+    """Validate and raise :class:`ContractViolation` when any rule is broken."""
+    report = validate_processed(df, target)
+    if not report.ok:
+        raise ContractViolation(report)
+    return report

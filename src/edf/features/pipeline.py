@@ -1,0 +1,363 @@
+"""Origin-aware feature engineering on Spark: one code path for training and inference.
+
+A forecast is made at an *origin* ``o`` (the first hour not yet measured) for target hours
+``t = o + L`` with lead ``L = 0 .. H-1`` hours. A row of features is keyed by
+``(building_id, origin_time, timestamp_hour)`` and may use only:
+
+* measurements strictly before ``o`` — a lag of ``k`` hours is therefore null when ``k <= L``
+  (the reference config's 24 h lag with a 72 h horizon would otherwise read the future);
+  trailing windows cover ``[o - w, o)``; the "same hour, previous 7 days" profile uses the seven
+  most recent same-hour values before ``o``;
+* *known* covariates for ``t``: calendar and holidays in the building's local time, solar
+  geometry (pvlib), topology, and weather — a forecast at inference, the observation in training
+  (the usual perfect-forecast assumption, stated in every evaluation report).
+
+Training builds rows for one origin per day; inference for a single origin. Both call
+:func:`features_for_origins`, which is why a building-hour gets identical features either way.
+
+Scaling: everything is window functions over a per-building hourly grid plus two equi-joins, so
+it runs unchanged on SageMaker Processing with more instances, EMR or Glue.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+import pandas as pd
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from edf.config import FeatureEngConfig
+from edf.data import contract as c
+from edf.data.holidays import holiday_table
+
+log = logging.getLogger(__name__)
+
+ORIGIN = "origin_time"
+LEAD = "lead_hours"
+KEY_COLUMNS = (c.BUILDING_ID, ORIGIN, c.TIMESTAMP, LEAD)
+MEASURED = (c.CONSUMPTION, c.SOLAR)  # only known up to the origin
+KNOWN_AHEAD = c.WEATHER_COLUMNS  # known for the horizon through the weather forecast
+TOPOLOGY_FEATURES = ("building_type", "pv_capacity_kw", "battery_capacity_kwh", "latitude", "longitude",
+                     "timezone", "grid_area")
+PROFILE_DAYS = 7
+_PREFIX = {c.CONSUMPTION: "consumption", c.SOLAR: "solar", c.TEMPERATURE: "temperature",
+           c.GHI: "solar_irradiance_ghi", c.HUMIDITY: "humidity"}
+_AGG = {"avg": F.avg, "stddev": F.stddev_samp, "min": F.min, "max": F.max, "sum": F.sum}
+
+PROCESSED_SCHEMA = T.StructType([
+    T.StructField(c.BUILDING_ID, T.StringType(), False),
+    T.StructField(c.TIMESTAMP, T.TimestampType(), False),
+    T.StructField(c.CONSUMPTION, T.DoubleType(), True),
+    T.StructField(c.SOLAR, T.DoubleType(), True),
+    T.StructField(c.TEMPERATURE, T.DoubleType(), True),
+    T.StructField(c.GHI, T.DoubleType(), True),
+    T.StructField(c.HUMIDITY, T.DoubleType(), True),
+    T.StructField(c.HOLIDAY, T.IntegerType(), True),
+])
+
+
+def prefix(column: str) -> str:
+    return _PREFIX[column]
+
+
+def lag_name(column: str, k: int) -> str:
+    return f"{prefix(column)}_lag_{k}h"
+
+
+def roll_name(column: str, agg: str, w: int) -> str:
+    return f"{prefix(column)}_roll_{agg}_{w}h"
+
+
+def profile_names(target: str) -> tuple[str, str, str]:
+    p = prefix(target)
+    return f"{p}_profile_mean_7d", f"{p}_profile_std_7d", f"{p}_profile_count_7d"
+
+
+def seasonal_naive_name(target: str) -> str:
+    return f"{prefix(target)}_same_hour_last_week"
+
+
+def feature_columns(fe: FeatureEngConfig) -> list[str]:
+    """Every model-usable column the pipeline emits (keys and actuals excluded)."""
+    cols = list(fe.time_features) + [c.HOLIDAY, *c.WEATHER_COLUMNS, LEAD, "solar_elevation_deg",
+                                      "clearsky_ghi", "pv_capacity_kw", "battery_capacity_kwh"]
+    for col, lags in fe.lag_features.items():
+        cols += [lag_name(col, k) for k in lags]
+    for col, spec in fe.rolling_window_features.items():
+        cols += [roll_name(col, a, w) for w in spec.windows for a in spec.aggs]
+    for target in MEASURED:
+        cols += [*profile_names(target), seasonal_naive_name(target)]
+    return list(dict.fromkeys(cols))
+
+
+def cast_processed(df: DataFrame) -> DataFrame:
+    """Project and cast to the contract's Spark types (tolerates absent optional columns)."""
+    out = []
+    for field in PROCESSED_SCHEMA.fields:
+        col = F.col(field.name) if field.name in df.columns else F.lit(None)
+        out.append(col.cast(field.dataType).alias(field.name))
+    return df.select(*out)
+
+
+def _topology_frame(spark: SparkSession, topology: pd.DataFrame) -> DataFrame:
+    cols = [c.BUILDING_ID, *[t for t in TOPOLOGY_FEATURES if t in topology.columns]]
+    topo = topology[cols].copy()
+    schema = T.StructType([T.StructField(c.BUILDING_ID, T.StringType(), False)] + [
+        T.StructField(name, T.DoubleType() if name in ("pv_capacity_kw", "battery_capacity_kwh", "latitude",
+                                                         "longitude") else T.StringType(), True)
+        for name in cols[1:]
+    ])
+    rows = [tuple(None if pd.isna(v) else (float(v) if isinstance(schema[i].dataType, T.DoubleType) else str(v))
+                  for i, v in enumerate(rec)) for rec in topo.itertuples(index=False)]
+    return spark.createDataFrame(rows, schema)
+
+
+def _solar_geometry(spark: SparkSession, topology: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> DataFrame:
+    """Sun elevation and clear-sky GHI (pvlib) at mid-hour for every distinct location and hour.
+
+    Computed once per location rather than per building (buildings of one site share it), on the
+    executors via ``mapInPandas``.
+    """
+    locations = topology[["latitude", "longitude"]].dropna().drop_duplicates()
+    schema = "latitude double, longitude double, timestamp_hour timestamp, solar_elevation_deg double, clearsky_ghi double"
+    if locations.empty:
+        return spark.createDataFrame([], schema)
+    hours = spark.range(0, int((end - start) / pd.Timedelta(hours=1)) + 1).select(
+        (F.lit(start.tz_convert("UTC").tz_localize(None)).cast("timestamp")
+         + F.make_dt_interval(F.lit(0), F.col("id").cast("int"))).alias(c.TIMESTAMP))
+    locs = spark.createDataFrame([(float(a), float(b)) for a, b in locations.itertuples(index=False)],
+                                 "latitude double, longitude double")
+
+    def compute(batches):
+        import pvlib
+
+        for pdf in batches:
+            out = []
+            for (lat, lon), grp in pdf.groupby(["latitude", "longitude"], sort=False):
+                times = pd.DatetimeIndex(grp[c.TIMESTAMP]).tz_localize("UTC") + pd.Timedelta(minutes=30)
+                pos = pvlib.solarposition.get_solarposition(times, lat, lon)
+                clear = pvlib.clearsky.haurwitz(pos["apparent_zenith"])
+                out.append(grp.assign(solar_elevation_deg=pos["apparent_elevation"].to_numpy(),
+                                      clearsky_ghi=clear["ghi"].fillna(0.0).to_numpy()))
+            if out:
+                yield pd.concat(out)
+
+    return locs.crossJoin(hours).mapInPandas(compute, schema)
+
+
+def _hourly_grid(source: DataFrame, end_by_building: DataFrame) -> DataFrame:
+    """A complete hourly grid per building (missing hours become rows with null values, never zeros)."""
+    spans = source.groupBy(c.BUILDING_ID).agg(F.min(c.TIMESTAMP).alias("_first")).join(
+        end_by_building, c.BUILDING_ID)
+    grid = spans.select(c.BUILDING_ID, F.explode(F.sequence("_first", "_last", F.expr("interval 1 hour"))).alias(c.TIMESTAMP))
+    values = [col for col in source.columns if col not in (c.BUILDING_ID, c.TIMESTAMP)]
+    return grid.join(source.select(c.BUILDING_ID, c.TIMESTAMP, *values), [c.BUILDING_ID, c.TIMESTAMP], "left")
+
+
+def features_for_origins(
+    spark: SparkSession,
+    series: DataFrame,
+    origins: DataFrame,
+    topology: pd.DataFrame,
+    fe: FeatureEngConfig,
+    horizon_hours: int,
+) -> DataFrame:
+    """Features for every (building, origin) in ``origins`` and leads ``0 .. horizon_hours-1``.
+
+    ``series`` holds measurements and weather per building-hour (contract columns). Measured
+    columns at or after an origin may be present (training); they are never read for that
+    origin's features — only as the row's actuals.
+    """
+    series = cast_processed(series)
+    max_origin = origins.agg(F.max(ORIGIN)).first()[0]
+    if max_origin is None:
+        raise ValueError("no forecast origins to build features for (too little history?)")
+    last = origins.groupBy(c.BUILDING_ID).agg(
+        (F.max(ORIGIN) + F.make_dt_interval(F.lit(0), F.lit(horizon_hours - 1))).alias("_last"))
+    last = last.join(series.groupBy(c.BUILDING_ID).agg(F.max(c.TIMESTAMP).alias("_seen")), c.BUILDING_ID).select(
+        c.BUILDING_ID, F.greatest("_last", "_seen").alias("_last"))
+    grid = _hourly_grid(series, last)
+
+    by_time = Window.partitionBy(c.BUILDING_ID).orderBy(c.TIMESTAMP)
+    same_hour = Window.partitionBy(c.BUILDING_ID, F.hour(c.TIMESTAMP)).orderBy(c.TIMESTAMP)
+
+    # --- row-level columns: lag values and same-hour profiles as seen from each grid row ---
+    row_cols = []
+    for col, lags in fe.lag_features.items():
+        row_cols += [F.lag(col, k).over(by_time).alias(lag_name(col, k)) for k in lags]
+    max_back = (horizon_hours - 1) // 24 + 1
+    for target in MEASURED:
+        row_cols.append(F.lag(target, 168).over(by_time).alias(seasonal_naive_name(target)))
+        for m in range(1, max_back + 1):
+            frame = same_hour.rowsBetween(-(m + PROFILE_DAYS - 1), -m)
+            row_cols += [F.avg(target).over(frame).alias(f"_pmean_{target}_{m}"),
+                         F.stddev_samp(target).over(frame).alias(f"_pstd_{target}_{m}"),
+                         F.count(target).over(frame).alias(f"_pcnt_{target}_{m}")]
+    # trailing windows ending at the grid row (inclusive); read at row o-1 they cover [o-w, o)
+    roll_cols = []
+    for col, spec in fe.rolling_window_features.items():
+        for w in spec.windows:
+            frame = by_time.rowsBetween(-(w - 1), 0)
+            roll_cols += [_AGG[a](col).over(frame).alias(roll_name(col, a, w)) for a in spec.aggs]
+    grid = grid.select("*", *row_cols, *roll_cols)
+
+    # --- origin-level: trailing windows at o-1 ---
+    roll_names = [roll_name(col, a, w) for col, spec in fe.rolling_window_features.items()
+                  for w in spec.windows for a in spec.aggs]
+    at_origin = grid.select(c.BUILDING_ID, (F.col(c.TIMESTAMP) + F.expr("interval 1 hour")).alias(ORIGIN), *roll_names)
+
+    # --- targets: (building, origin) x lead ---
+    targets = origins.select(c.BUILDING_ID, ORIGIN, F.explode(F.sequence(F.lit(0), F.lit(horizon_hours - 1))).alias(LEAD))
+    targets = targets.withColumn(c.TIMESTAMP, F.col(ORIGIN) + F.make_dt_interval(F.lit(0), F.col(LEAD)))
+    rows = targets.join(grid.drop(*roll_names), [c.BUILDING_ID, c.TIMESTAMP], "left").join(
+        at_origin, [c.BUILDING_ID, ORIGIN], "left")
+
+    # --- no look-ahead: a measured lag k is usable only for leads L < k ---
+    lead = F.col(LEAD)
+    selects = [F.col(k) for k in KEY_COLUMNS] + [F.col(t) for t in MEASURED]
+    lag_cols = []
+    for col, lags in fe.lag_features.items():
+        for k in lags:
+            name = lag_name(col, k)
+            lag_cols.append(name)
+            selects.append(F.when(lead < k, F.col(name)).alias(name) if col in MEASURED else F.col(name))
+    for target in MEASURED:
+        selects.append(F.when(lead < 168, F.col(seasonal_naive_name(target))).alias(seasonal_naive_name(target)))
+        bucket = F.floor(lead / 24) + 1
+        for kind, out in zip(("pmean", "pstd", "pcnt"), profile_names(target), strict=True):
+            expr = F.lit(None)
+            for m in range(max_back, 0, -1):
+                expr = F.when(bucket == m, F.col(f"_{kind}_{target}_{m}")).otherwise(expr)
+            selects.append(expr.alias(out))
+    selects += [F.col(col) for col in c.WEATHER_COLUMNS] + [F.col(n) for n in roll_names]
+    rows = rows.select(*selects)
+
+    if fe.imputation_value is not None:
+        rows = rows.fillna(float(fe.imputation_value), subset=lag_cols + roll_names)
+
+    return _add_known_covariates(spark, rows, topology, fe)
+
+
+def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.DataFrame, fe: FeatureEngConfig) -> DataFrame:
+    """Calendar (local time), holidays, topology and solar geometry for each target hour."""
+    topo = _topology_frame(spark, topology)
+    rows = rows.join(F.broadcast(topo), c.BUILDING_ID, "left")
+    local = F.from_utc_timestamp(F.col(c.TIMESTAMP), F.coalesce(F.col("timezone"), F.lit("UTC")))
+    calendar = {
+        "hour_of_day": F.hour(local),
+        "day_of_week": (F.dayofweek(local) + 5) % 7,  # Monday = 0
+        "day_of_month": F.dayofmonth(local),
+        "month_of_year": F.month(local),
+        "is_weekend": ((F.dayofweek(local) + 5) % 7 >= 5).cast("int"),
+        "day_of_year": F.dayofyear(local),
+    }
+    rows = rows.select("*", *[calendar[name].alias(name) for name in fe.time_features],
+                       F.to_date(local).alias("_local_date"))
+
+    span = rows.agg(F.min(c.TIMESTAMP), F.max(c.TIMESTAMP)).first()
+    start, end = pd.Timestamp(span[0], tz="UTC"), pd.Timestamp(span[1], tz="UTC")
+    hol = holiday_table(topology, start, end)
+    if hol.empty:
+        rows = rows.withColumn(c.HOLIDAY, F.lit(0))
+    else:
+        hol_df = spark.createDataFrame([(b, d.date(), 1) for b, d in hol.itertuples(index=False)],
+                                       f"{c.BUILDING_ID} string, _local_date date, _hol int")
+        rows = rows.join(F.broadcast(hol_df), [c.BUILDING_ID, "_local_date"], "left").withColumn(
+            c.HOLIDAY, F.coalesce(F.col("_hol"), F.lit(0))).drop("_hol")
+    rows = rows.drop("_local_date")
+
+    geometry = _solar_geometry(spark, topology, start, end)
+    rows = rows.join(F.broadcast(geometry) if geometry.rdd.getNumPartitions() <= 64 else geometry,
+                     ["latitude", "longitude", c.TIMESTAMP], "left")
+    known = topology[c.BUILDING_ID].tolist()
+    unknown = rows.select(c.BUILDING_ID).distinct().where(~F.col(c.BUILDING_ID).isin(known)).limit(5).collect()
+    if unknown:
+        log.warning("buildings without topology (UTC calendar, no holidays, no solar geometry): %s",
+                    [r[0] for r in unknown])
+    leading = [*KEY_COLUMNS, *MEASURED]
+    return rows.select(*leading, *[col for col in rows.columns if col not in leading])
+
+
+# ---------------------------------------------------------------------------------------------
+# Training and inference entry points
+# ---------------------------------------------------------------------------------------------
+
+@dataclass
+class TrainingFeatures:
+    train: DataFrame
+    eval: DataFrame
+    split_time: dt.datetime  # first evaluation origin; no training target is at or after it
+
+
+def training_origins(series: DataFrame, fe: FeatureEngConfig, horizon_hours: int) -> DataFrame:
+    """One origin per building and day at ``origin_hour_utc`` with at least ``min_history_days`` before it."""
+    spans = series.where(F.col(fe.target_column).isNotNull() | F.col(c.SOLAR).isNotNull() | F.col(c.CONSUMPTION).isNotNull()) \
+        .groupBy(c.BUILDING_ID).agg(F.min(c.TIMESTAMP).alias("_first"), F.max(c.TIMESTAMP).alias("_last"))
+    first_origin = F.date_trunc("day", F.col("_first") + F.make_dt_interval(F.lit(fe.min_history_days), F.lit(fe.origin_hour_utc)))
+    # the whole horizon of an origin must lie inside the data, so every target hour can be scored
+    last_origin = F.col("_last") - F.make_dt_interval(F.lit(0), F.lit(horizon_hours - 1))
+    origins = spans.where(first_origin <= last_origin).select(
+        c.BUILDING_ID, F.explode(F.sequence(first_origin, last_origin, F.expr("interval 1 day"))).alias(ORIGIN))
+    return origins.where(F.hour(ORIGIN) == fe.origin_hour_utc)
+
+
+def build_training_features(
+    spark: SparkSession,
+    processed: DataFrame,
+    topology: pd.DataFrame,
+    fe: FeatureEngConfig,
+    horizon_hours: int | None = None,
+) -> TrainingFeatures:
+    """Train/eval feature sets split by time: evaluation origins are the last ``eval_days`` days."""
+    horizon = horizon_hours or fe.training_horizon_hours
+    series = cast_processed(processed).cache()
+    origins = training_origins(series, fe, horizon)
+    last_origin = origins.agg(F.max(ORIGIN)).first()[0]
+    if last_origin is None:
+        raise ValueError(f"too little history: every building needs more than {fe.min_history_days} days "
+                         "before its first forecast origin")
+    split = last_origin - dt.timedelta(days=fe.eval_days - 1)
+    rows = features_for_origins(spark, series, origins, topology, fe, horizon)
+    split_lit = F.lit(split).cast("timestamp")
+    train = rows.where((F.col(ORIGIN) < split_lit) & (F.col(c.TIMESTAMP) < split_lit))
+    evaluation = rows.where(F.col(ORIGIN) >= split_lit)
+    return TrainingFeatures(train=train, eval=evaluation, split_time=split)
+
+
+def latest_weather_forecast(weather_forecast: DataFrame, origin: dt.datetime) -> DataFrame:
+    """Per building-hour, the newest forecast issued at or before the origin."""
+    issued = weather_forecast.where(F.col(c.FORECAST_ISSUE_TIME) <= F.lit(origin).cast("timestamp"))
+    newest = Window.partitionBy(c.BUILDING_ID, c.TIMESTAMP).orderBy(F.col(c.FORECAST_ISSUE_TIME).desc())
+    return issued.withColumn("_rank", F.row_number().over(newest)).where("_rank = 1").select(
+        c.BUILDING_ID, c.TIMESTAMP, *[F.col(w).cast("double") for w in c.WEATHER_COLUMNS])
+
+
+def build_inference_features(
+    spark: SparkSession,
+    history: DataFrame,
+    topology: pd.DataFrame,
+    fe: FeatureEngConfig,
+    origin: dt.datetime,
+    horizon_hours: int,
+    weather_forecast: DataFrame | None = None,
+    lookback_days: int = 14,
+) -> DataFrame:
+    """Features for one origin: history strictly before it, weather forecasts for the horizon."""
+    origin_lit = F.lit(origin).cast("timestamp")
+    start = F.lit(origin - dt.timedelta(days=lookback_days)).cast("timestamp")
+    past = cast_processed(history).where((F.col(c.TIMESTAMP) < origin_lit) & (F.col(c.TIMESTAMP) >= start))
+    buildings = past.select(c.BUILDING_ID).distinct()
+    if weather_forecast is not None:
+        future = latest_weather_forecast(weather_forecast, origin).where(
+            (F.col(c.TIMESTAMP) >= origin_lit)
+            & (F.col(c.TIMESTAMP) < F.lit(origin + dt.timedelta(hours=horizon_hours)).cast("timestamp"))
+        ).join(buildings, c.BUILDING_ID)
+        series = past.unionByName(cast_processed(future))
+    else:
+        series = past
+    origins = buildings.select(c.BUILDING_ID, origin_lit.alias(ORIGIN))
+    return features_for_origins(spark, series, origins, topology, fe, horizon_hours)
