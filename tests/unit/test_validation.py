@@ -1,0 +1,143 @@
+"""The data contract: each violation is detected with its rule, column and offending rows."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from edf.cli import main
+from edf.data.validation import ContractViolation, require_valid, validate_processed
+
+
+def good_frame(hours: int = 48) -> pd.DataFrame:
+    ts = pd.date_range("2024-03-01", periods=hours, freq="h", tz="UTC")
+    frames = []
+    for bid in ("b-1", "b_2"):
+        frames.append(pd.DataFrame({
+            "building_id": bid, "timestamp_hour": ts, "consumption_kwh": np.linspace(0.5, 2.0, hours),
+            "solar_generation_kwh": np.r_[np.zeros(hours // 2), np.ones(hours - hours // 2)],
+            "temperature_c": 10.0, "solar_irradiance_ghi": 100.0, "humidity": 60.0, "is_holiday_flag": 0,
+        }))
+    return pd.concat(frames, ignore_index=True)
+
+
+def rules(report) -> set[str]:
+    return {f.rule for f in report.errors}
+
+
+def test_good_frame_is_valid():
+    report = validate_processed(good_frame())
+    assert report.ok, report.render()
+    assert report.rows == 96 and report.buildings == 2
+
+
+def test_bundled_real_data_is_valid(homes):
+    assert validate_processed(homes).ok
+    from edf.data.bundled import load_solar
+
+    assert validate_processed(load_solar(), target="solar_generation_kwh").ok
+    # the PV array has no building load, so it is not a demand dataset
+    assert "null_in_required" in rules(validate_processed(load_solar()))
+
+
+def test_missing_column():
+    report = validate_processed(good_frame().drop(columns=["humidity"]))
+    finding = next(f for f in report.errors if f.rule == "missing_column")
+    assert finding.column == "humidity"
+
+
+def test_wrong_type_reports_dtype():
+    df = good_frame()
+    df["consumption_kwh"] = df["consumption_kwh"].astype(str)
+    finding = next(f for f in validate_processed(df).errors if f.rule == "wrong_type")
+    assert finding.column == "consumption_kwh" and "expected double" in finding.message
+
+
+def test_nulls_in_required_with_examples():
+    df = good_frame()
+    df.loc[[3, 7, 11, 20, 21, 22, 23], "consumption_kwh"] = np.nan
+    finding = next(f for f in validate_processed(df).errors if f.rule == "null_in_required")
+    assert finding.column == "consumption_kwh" and finding.count == 7
+    assert len(finding.examples) == 5 and finding.examples[0]["row"] == 3
+
+
+def test_duplicates():
+    df = good_frame()
+    df = pd.concat([df, df.iloc[[5]]], ignore_index=True)
+    finding = next(f for f in validate_processed(df).errors if f.rule == "duplicate_key")
+    assert finding.count == 2 and finding.examples[0]["building_id"] == "b-1"
+
+
+def test_not_hour_aligned():
+    df = good_frame()
+    df.loc[4, "timestamp_hour"] = df.loc[4, "timestamp_hour"] + pd.Timedelta(minutes=15)
+    finding = next(f for f in validate_processed(df).errors if f.rule == "timestamp_not_hour_aligned")
+    assert finding.count == 1 and finding.examples[0]["timestamp_hour"].startswith("2024-03-01 04:15")
+
+
+@pytest.mark.parametrize("tz", [None, "Europe/Berlin"])
+def test_not_utc(tz):
+    df = good_frame()
+    df["timestamp_hour"] = df["timestamp_hour"].dt.tz_convert(tz) if tz else df["timestamp_hour"].dt.tz_localize(None)
+    finding = next(f for f in validate_processed(df).errors if f.rule == "timestamp_not_utc")
+    assert ("naive" if tz is None else tz) in finding.message
+
+
+def test_non_finite():
+    df = good_frame()
+    df.loc[2, "temperature_c"] = np.inf
+    df.loc[9, "consumption_kwh"] = -np.inf
+    found = {f.column for f in validate_processed(df).errors if f.rule == "non_finite"}
+    assert found == {"temperature_c", "consumption_kwh"}
+
+
+@pytest.mark.parametrize("bad_id", ["has space", "x" * 65, "semi;colon", ""])
+def test_invalid_building_id(bad_id):
+    df = good_frame()
+    df.loc[df.building_id == "b_2", "building_id"] = bad_id
+    finding = next(f for f in validate_processed(df).errors if f.rule == "invalid_building_id")
+    assert finding.count == 48
+
+
+def test_holiday_flag_and_negative_generation():
+    df = good_frame()
+    df.loc[1, "is_holiday_flag"] = 2
+    df.loc[2, "solar_generation_kwh"] = -0.5
+    assert {"not_0_1", "negative_generation"} <= rules(validate_processed(df))
+
+
+def test_net_export_and_gaps_are_warnings_with_size():
+    df = good_frame()
+    df.loc[5, "consumption_kwh"] = -0.3
+    df = df.drop(index=list(range(10, 16))).reset_index(drop=True)  # 6 missing hours in b-1
+    report = validate_processed(df)
+    assert report.ok
+    warnings = {f.rule: f for f in report.warnings}
+    assert warnings["net_export"].count == 1
+    assert warnings["missing_hours"].examples[0] == {"building_id": "b-1", "missing_hours": 6, "largest_gap_hours": 6}
+    assert "6 missing hour(s) in 1 gap(s)" in warnings["missing_hours"].message
+
+
+def test_require_valid_raises_with_rendered_report():
+    df = good_frame()
+    df.loc[0, "building_id"] = "bad id"
+    with pytest.raises(ContractViolation, match=r"\[invalid_building_id\] column 'building_id'"):
+        require_valid(df)
+
+
+def test_cli_exit_codes(tmp_path, capsys):
+    good = tmp_path / "good.parquet"
+    bad = tmp_path / "bad.parquet"
+    from edf.data.io import write_parquet
+
+    write_parquet(good_frame(), good)
+    df = good_frame()
+    df.loc[0, "consumption_kwh"] = np.nan
+    write_parquet(df, bad)
+    assert main(["data", "validate", str(good)]) == 0
+    assert main(["data", "validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "[null_in_required] column 'consumption_kwh'" in out and "row=0" in out
+    assert main(["data", "validate", str(tmp_path / "missing.parquet")]) == 2
+    assert "no such file" in capsys.readouterr().err
