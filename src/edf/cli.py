@@ -16,6 +16,12 @@ COMMAND_MODULES = (
     "edf.commands.data",
     "edf.commands.features",
     "edf.commands.demo",
+    "edf.commands.backtest",
+    "edf.commands.serve",
+    "edf.commands.models",
+    "edf.commands.workflow",
+    "edf.commands.monitor",
+    "edf.commands.optimization",
 )
 
 

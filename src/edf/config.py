@@ -91,6 +91,8 @@ class ProphetParams(_Section):
     prophet_yearly_seasonality: bool | int | Literal["auto"] = "auto"
     prophet_regressors: list[str] = Field(default_factory=list)
     prophet_training_days: int = Field(120, ge=14)
+    # posterior samples for the interval; Prophet's default 1000 makes prediction the slow part
+    prophet_uncertainty_samples: int = Field(300, ge=50)
 
 
 class XGBoostParams(_Section):
@@ -100,6 +102,12 @@ class XGBoostParams(_Section):
     xgb_subsample: float = Field(0.7, gt=0, le=1)
     xgb_colsample_bytree: float = Field(0.7, gt=0, le=1)
     feature_columns_string: str = ""
+    # interval method: split-conformal residual quantiles per local hour (one squared-error model,
+    # measured ~3x cheaper) or XGBoost's multi-quantile objective (bench/models.py compares both)
+    xgb_interval_method: Literal["conformal", "quantile"] = "conformal"
+    # "all": every model-usable pipeline column; "listed": only feature_columns_string
+    xgb_feature_set: Literal["all", "listed"] = "all"
+    xgb_calibration_days: int = Field(14, ge=1)
 
     @property
     def feature_columns(self) -> list[str]:
@@ -114,6 +122,7 @@ class LSTMParams(_Section):
     lstm_learning_rate: float = Field(0.003, gt=0)
     lstm_epochs: int = Field(15, ge=1)
     lstm_batch_size: int = Field(128, ge=1)
+    lstm_threads: int = Field(2, ge=1)  # fixed thread count: part of CPU determinism
 
 
 class Hyperparameters(_Section):
@@ -128,6 +137,8 @@ class Hyperparameters(_Section):
 class TrainingConfig(_Section):
     default_strategy: str = "prophet"
     target: Literal["consumption_kwh", "solar_generation_kwh"] = "consumption_kwh"
+    # strategy of the solar model every training run also fits (physics features + night mask)
+    solar_strategy: str = "xgboost"
     instance_type: str = "ml.m5.xlarge"
     instance_count: int = Field(1, ge=1)
     max_runtime_seconds: int = Field(7200, ge=60)
@@ -137,7 +148,7 @@ class TrainingConfig(_Section):
     train_end_date: dt.date | None = None
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
 
-    @field_validator("default_strategy")
+    @field_validator("default_strategy", "solar_strategy")
     @classmethod
     def _strategy(cls, v: str) -> str:
         return normalise_strategy(v)
@@ -186,6 +197,188 @@ class LambdaShared(_Section):
     create_sm_model_timeout: int = Field(60, ge=1, le=900)
 
 
+class PostgresSettings(_Section):
+    """Connection to the RDS PostgreSQL forecast store (``forecast_db_type: RDS``).
+
+    The password never lives in the YAML: it comes from Secrets Manager (``secret_id``, the
+    RDS-managed secret JSON with ``username``/``password``/``host``/``port``/``dbname``) or, for
+    local runs and tests, from a libpq DSN in the environment variable named by ``dsn_env``.
+    """
+
+    host: str = "localhost"
+    port: int = Field(5432, ge=1, le=65535)
+    dbname: str = "edf"
+    user: str = "edf_app"
+    secret_id: str | None = None
+    dsn_env: str = "EDF_PG_DSN"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    connect_timeout_seconds: int = Field(5, ge=1, le=60)
+    schema_name: str = Field("edf", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class StorageConfig(_Section):
+    """Forecast store settings shared by the load Lambda and the API Lambdas (``edf.storage``)."""
+
+    # Backend for local runs (`edf serve`, the end of `edf demo`): DynamoDB runs on the AWS emulator.
+    local_backend: Literal["TIMESTREAM", "RDS", "DYNAMODB"] = "DYNAMODB"
+    dynamodb_table_base: str = "EDFForecasts"
+    ttl_days: int = Field(90, ge=1, le=3650)
+    # Create missing tables (DynamoDB/Timestream) on first use; Terraform owns them in AWS.
+    create_missing: bool = False
+    timestream_recommendations_table: str = "BuildingRecommendations"
+    timestream_write_threads: int = Field(4, ge=1, le=32)
+    timestream_max_retries: int = Field(3, ge=0, le=10)
+    # Timestream queries bound the scanned issue times to [start - max_lead, end).
+    max_lead_hours: int = Field(168, ge=1, le=720)
+    postgres: PostgresSettings = Field(default_factory=PostgresSettings)
+
+
+class ServingConfig(_Section):
+    """B2B/B2C API settings (``edf.serving``)."""
+
+    # JSON tenant registry: local path or s3:// URI (env EDF_TENANT_REGISTRY overrides).
+    tenant_registry_uri: str | None = None
+    tenant_registry_cache_seconds: int = Field(300, ge=0, le=86400)
+    max_range_days: int = Field(31, ge=1, le=366)
+    # Cognito claim that carries the resident's building id.
+    building_claim: str = "custom:building_id"
+    # Best hours for flexible appliances returned by the B2C API.
+    appliance_hours: int = Field(3, ge=1, le=12)
+    appliance_kwh: float = Field(1.0, gt=0, le=20)
+    # Local emulation only (`edf serve`): HMAC key file for tokens from `edf local token`.
+    local_signing_key_path: str = "~/.edf/local_signing_key"
+    local_token_ttl_hours: int = Field(24, ge=1, le=24 * 30)
+    local_port: int = Field(8080, ge=0, le=65535)
+
+
+class DriftRule(_Section):
+    """When accuracy drift starts the training workflow (``edf.monitoring.drift``; docs/monitoring.md).
+
+    A scored day is *bad* when any enabled condition holds on the watched slice (series, grid area
+    or ``ALL``, lead bucket). The rule fires after ``consecutive_days`` bad days in a row (days
+    after the last trigger only), at most once per ``cooldown_days``. A day without enough scored
+    hours (late actuals) is *insufficient* and breaks the streak: no retraining on missing evidence.
+    """
+
+    series: Literal["consumption", "solar"] = "consumption"
+    grid_area: str = "ALL"
+    lead_bucket: str = "0-24"
+    max_cv_rmse_pct: float | None = Field(60.0, gt=0)
+    min_skill_vs_seasonal_naive: float | None = 0.0
+    min_coverage: float | None = Field(0.6, ge=0, le=1)
+    max_coverage: float | None = Field(0.97, ge=0, le=1)
+    min_scored_hours: int = Field(24, ge=1)
+    consecutive_days: int = Field(3, ge=1, le=60)
+    cooldown_days: int = Field(14, ge=1, le=365)
+    enabled: bool = True
+
+
+class MonitoringConfig(_Section):
+    """Forecast accuracy tracking, EMF metrics and drift-triggered retraining (issue 8)."""
+
+    # lead-time bucket edges in hours: [0, 24, 48, 72] -> buckets 0-24, 24-48, 48-72 (lower edge inclusive)
+    lead_bucket_edges_hours: list[int] = Field(default_factory=lambda: [0, 24, 48, 72], min_length=2)
+    metrics_namespace: str = "EDF/Accuracy"
+    emf_series: list[Literal["consumption", "solar"]] = Field(default_factory=lambda: ["consumption"])
+    # where the daily accuracy Parquet and the drift state go (template like the s3_* paths)
+    report_prefix: str = "s3://{processed_bucket}/accuracy/"
+    # stored forecasts: every run's forecasts.parquet under this prefix ("parquet", all issues and
+    # leads), or the forecast store's read API ("store", newest issue per hour only)
+    forecast_source: Literal["parquet", "store"] = "parquet"
+    forecast_output_prefix: str = "s3://{processed_bucket}/forecast-output/"
+    scheduler_expression: str = "cron(0 7 * * ? *)"
+    # training state machine to start on drift; env EDF_TRAINING_STATE_MACHINE_ARN wins
+    training_state_machine_arn: str | None = None
+    # alerts SNS topic; env EDF_ALERTS_TOPIC_ARN wins
+    alerts_topic_arn: str | None = None
+    worst_buildings: int = Field(3, ge=1, le=20)
+    drift: DriftRule = Field(default_factory=DriftRule)
+
+    @field_validator("lead_bucket_edges_hours")
+    @classmethod
+    def _increasing(cls, v: list[int]) -> list[int]:
+        if v[0] < 0 or any(b <= a for a, b in zip(v, v[1:], strict=False)):
+            raise ValueError("lead bucket edges must be non-negative and strictly increasing")
+        return v
+
+
+class OptimizationConfig(_Section):
+    """Demand-response portfolio and resident schedules (``edf.optimization``, issue 6).
+
+    Compliance: ``logit(p) = logit(base_rate[type]) + size_coef*ln(size/size_ref)
+    + depth_coef*(depth - depth_ref) + time_of_day_coef[period] + temperature_coef*excess_c``,
+    clipped to ``compliance_bounds``. The base rates are starting values to calibrate against a
+    programme's own event data; 0.363 is used for building types not listed.
+    """
+
+    compliance_base_rates: dict[str, float] = Field(default_factory=lambda: {
+        "residential": 0.35, "commercial": 0.45, "office": 0.45, "retail": 0.40,
+        "industrial": 0.55, "school": 0.40, "pv_array": 0.10})
+    compliance_unknown_rate: float = Field(0.363, gt=0, lt=1)
+    compliance_size_coef: float = 0.15
+    compliance_size_reference_kwh: float = Field(1.0, gt=0)
+    compliance_depth_coef: float = -2.0
+    compliance_depth_reference: float = Field(0.2, ge=0, le=1)
+    compliance_time_of_day_coef: dict[int, float] = Field(default_factory=lambda: {
+        0: -0.5, 6: 0.0, 11: 0.2, 17: -0.3, 22: -0.5})
+    compliance_temperature_comfort_c: float = 21.0
+    compliance_temperature_band_c: float = Field(4.0, ge=0)
+    compliance_temperature_coef: float = -0.08
+    compliance_bounds: tuple[float, float] = (0.1, 0.8)
+    participation_minimum: dict[Literal["high", "critical"], float] = Field(
+        default_factory=lambda: {"high": 0.3, "critical": 0.5})
+    solver: Literal["HIGHS", "CLARABEL", "OSQP"] = "HIGHS"
+    highs_method: Literal["ipm", "simplex", "choose"] = "ipm"
+    highs_crossover: Literal["on", "off", "choose"] = "off"
+    disruption_weight: float = Field(1e-4, ge=0)
+    shortfall_penalty: float = Field(1000.0, gt=0)
+    resident_cost_weight: float = Field(1.0, ge=0)
+    resident_carbon_weight: float = Field(0.05, ge=0)
+    resident_export_price_per_kwh: float = Field(0.0, ge=0)
+    battery_default_efficiency: float = Field(0.9, gt=0, le=1)
+    battery_default_c_rate: float = Field(0.5, gt=0)
+    battery_initial_soc_share: float = Field(0.5, ge=0, le=1)
+    battery_min_soc_share: float = Field(0.1, ge=0, le=1)
+    battery_chunk_homes: int = Field(100, ge=1)
+    battery_highs_method: Literal["ipm", "simplex", "choose"] = "simplex"
+    appliance_kwh: float = Field(1.0, gt=0)
+    appliance_top_n: int = Field(3, ge=1, le=24)
+    min_action_kwh: float = Field(0.001, ge=0)
+    instance_type: str = "ml.m5.large"
+    instance_count: int = Field(1, ge=1)
+
+    @field_validator("compliance_base_rates")
+    @classmethod
+    def _rates(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: r for k, r in v.items() if not 0 < r < 1}
+        if bad:
+            raise ValueError(f"base rates must lie strictly between 0 and 1: {bad}")
+        return v
+
+    @field_validator("compliance_time_of_day_coef")
+    @classmethod
+    def _periods(cls, v: dict[int, float]) -> dict[int, float]:
+        if not v or any(not 0 <= h <= 23 for h in v):
+            raise ValueError("keys are local start hours 0..23 (at least one)")
+        return v
+
+    @field_validator("participation_minimum")
+    @classmethod
+    def _participation(cls, v: dict[str, float]) -> dict[str, float]:
+        if any(not 0 <= r <= 1 for r in v.values()):
+            raise ValueError("participation minima are shares between 0 and 1")
+        return v
+
+    @model_validator(mode="after")
+    def _bounds(self) -> OptimizationConfig:
+        lo, hi = self.compliance_bounds
+        if not 0 < lo <= hi < 1:
+            raise ValueError("compliance_bounds must satisfy 0 < low <= high < 1")
+        if self.battery_min_soc_share > self.battery_initial_soc_share:
+            raise ValueError("battery_min_soc_share must not exceed battery_initial_soc_share")
+        return self
+
+
 class EDFConfig(_Section):
     """The whole configuration file."""
 
@@ -223,6 +416,10 @@ class EDFConfig(_Section):
     edf_evaluation: EvaluationConfig
     edf_inference: InferenceConfig
     lambda_shared: LambdaShared
+    edf_optimization: OptimizationConfig = Field(default_factory=OptimizationConfig)
+    edf_storage: StorageConfig = Field(default_factory=StorageConfig)
+    edf_serving: ServingConfig = Field(default_factory=ServingConfig)
+    edf_monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
 
     # --- derived names (one place, so Terraform and code agree) ---
     def name(self, base: str) -> str:

@@ -30,7 +30,7 @@ def raw() -> dict:
 
 
 def test_repository_config_has_every_reference_section(raw):
-    assert REFERENCE_KEYS <= set(raw)
+    assert set(raw) >= REFERENCE_KEYS
     cfg = load_config()
     assert cfg.edf_inference.forecast_horizon_hours == 72
     assert cfg.edf_inference.forecast_db_type in {"TIMESTREAM", "RDS", "DYNAMODB"}
@@ -76,16 +76,16 @@ def test_bad_yaml_and_missing_file(tmp_path):
 
 
 def test_overrides_merge_like_step_functions_input(raw):
-    overrides = run_overrides(strategy="XGBoost", hyperparameters={"xgb_max_depth": 8},
+    overrides = run_overrides(strategy="LSTM", hyperparameters={"lstm_hidden_size": 8},
                               start_date="2016-09-01", end_date="2017-06-01", thresholds={"max_mape": 1.0})
     cfg = parse_config(raw, overrides=overrides)
-    assert cfg.edf_training.default_strategy == "xgboost"
-    assert cfg.edf_training.hyperparameters.XGBoost.xgb_max_depth == 8
-    assert cfg.edf_training.hyperparameters.XGBoost.xgb_eta == raw["edf_training"]["hyperparameters"]["XGBoost"]["xgb_eta"]
+    assert cfg.edf_training.default_strategy == "lstm"
+    assert cfg.edf_training.hyperparameters.LSTM.lstm_hidden_size == 8
+    assert cfg.edf_training.hyperparameters.LSTM.lstm_epochs == raw["edf_training"]["hyperparameters"]["LSTM"]["lstm_epochs"]
     assert str(cfg.edf_training.train_start_date) == "2016-09-01"
     assert cfg.edf_evaluation.metrics_thresholds.max_mape == 1.0
     # the base mapping is not mutated by the merge
-    assert raw["edf_training"]["default_strategy"] == "Prophet"
+    assert raw["edf_training"]["hyperparameters"]["LSTM"]["lstm_hidden_size"] != 8
 
 
 def test_overrides_are_validated_too(raw):

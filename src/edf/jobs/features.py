@@ -19,6 +19,8 @@ import sys
 import time
 from pathlib import Path
 
+from edf.jobs.entrypoint import run_job
+
 log = logging.getLogger("edf.jobs.features")
 PROCESSING = Path("/opt/ml/processing")
 
@@ -109,16 +111,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        run(parse_args(argv))
-    except Exception as exc:  # the job's failure reason is what Step Functions shows
-        log.exception("feature engineering failed")
-        failure = Path("/opt/ml/output/failure")
-        if failure.parent.is_dir():
-            failure.write_text(f"{type(exc).__name__}: {exc}"[:1024])
-        return 1
-    return 0
+    return run_job("edf-features", "feature engineering", lambda: run(parse_args(argv)))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, the rolling-origin backtest and the evaluation report (JSON + PNG plots)."""

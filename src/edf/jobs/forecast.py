@@ -1,0 +1,103 @@
+"""SageMaker Processing entrypoint (GenerateForecastsEDF): demand and solar forecasts for one origin.
+
+    python -m edf.jobs.forecast --model /opt/ml/processing/input/model \
+        --features /opt/ml/processing/input/features --output /opt/ml/processing/output/forecasts \
+        --run-id RUN --model-version ARN [--issue-time ISO]
+
+``--features`` holds ``inference/`` and ``series/`` from the features job. Writes
+``forecasts.parquet`` with exactly ``edf.data.outputs.FORECAST_COLUMNS``: series "consumption" for
+every building, "solar" for buildings with ``pv_capacity_kw > 0`` (exactly 0 at night).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from edf.jobs.entrypoint import run_job
+
+log = logging.getLogger("edf.jobs.forecast")
+PROCESSING = Path("/opt/ml/processing")
+FORECAST_FILE = "forecasts.parquet"
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description="EDF forecast generation (demand + solar) from a model bundle.")
+    p.add_argument("--model", default=str(PROCESSING / "input" / "model"), help="folder with model.tar.gz or a bundle")
+    p.add_argument("--features", default=str(PROCESSING / "input" / "features"), help="folder with inference/ and series/")
+    p.add_argument("--output", default=str(PROCESSING / "output" / "forecasts"), help="output folder")
+    p.add_argument("--run-id", required=True, help="workflow execution name; re-runs replace its rows downstream")
+    p.add_argument("--model-version", required=True, help="model package ARN or version that produced the forecasts")
+    p.add_argument("--issue-time", default=None, help="ISO time of the run (default: now, UTC)")
+    p.add_argument("--config", default=None, help="accepted for the processing-job contract (unused)")
+    p.add_argument("--overrides", default=None, help="accepted for the processing-job contract (unused)")
+    return p.parse_args(argv)
+
+
+def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None, run_id: str, model_version: str,
+                   issue_time: pd.Timestamp) -> pd.DataFrame:
+    """Predict every target in the bundle and shape the rows as FORECAST_COLUMNS."""
+    from edf.data import contract as c
+    from edf.data.outputs import FORECAST_COLUMNS, SERIES_OF_TARGET
+
+    parts = []
+    for target, model in models.items():
+        sub = rows
+        if target == c.SOLAR:
+            pv = sub["pv_capacity_kw"] if "pv_capacity_kw" in sub.columns else pd.Series(0.0, index=sub.index)
+            sub = sub[pv.fillna(0) > 0]
+        if sub.empty:
+            continue
+        pred = model.predict(sub, series)
+        grid = sub["grid_area"].astype("object").to_numpy() if "grid_area" in sub.columns else None
+        pred["grid_area"] = grid
+        pred["series"] = SERIES_OF_TARGET[target]
+        pred["strategy"] = model.strategy
+        parts.append(pred)
+    if not parts:
+        raise ValueError("no forecasts produced: the inference features are empty")
+    out = pd.concat(parts, ignore_index=True)
+    out["model_version"] = model_version
+    out["run_id"] = run_id
+    out["issue_time"] = issue_time
+    out["lead_hours"] = out["lead_hours"].astype("int32")
+    for col in ("timestamp_hour", "origin_time", "issue_time"):
+        out[col] = pd.to_datetime(out[col], utc=True)
+    for col in ("building_id", "grid_area", "series", "strategy", "model_version", "run_id"):
+        out[col] = out[col].astype("object")
+    return out[list(FORECAST_COLUMNS)]
+
+
+def run(args: argparse.Namespace) -> dict:
+    from edf.data.io import write_parquet
+    from edf.models.bundle import load_bundle
+    from edf.models.jobs_common import read_frame
+
+    issue = pd.Timestamp(args.issue_time) if args.issue_time else pd.Timestamp(dt.datetime.now(dt.UTC))
+    issue = issue.tz_localize("UTC") if issue.tzinfo is None else issue.tz_convert("UTC")
+    manifest, models = load_bundle(args.model)
+    features = Path(args.features)
+    rows = read_frame(features / "inference")
+    series = read_frame(features / "series", required=False)
+    frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue)
+    out = Path(args.output)
+    write_parquet(frame, out / FORECAST_FILE)
+    summary = {"rows": len(frame), "buildings": int(frame["building_id"].nunique()),
+               "series": frame["series"].value_counts().to_dict(), "run_id": args.run_id}
+    (out / "_forecast_summary.json").write_text(json.dumps(summary, indent=2))
+    log.info("forecasts written: %s", summary)
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_job("edf-forecast", "forecast generation", lambda: run(parse_args(argv)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

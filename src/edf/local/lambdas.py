@@ -1,0 +1,177 @@
+"""In-process Lambda invocation for the local runtime.
+
+The same ``lambdas/<function>/handler.py`` files that are zipped and deployed are imported here and
+called with a realistic context object. Failures are reported the way Step Functions' Lambda
+integration reports them, so ``Retry``/``Catch`` blocks behave as in AWS: a handler exception
+becomes error = the exception's class name and cause = the JSON document Lambda returns
+(``errorMessage``, ``errorType``, ``requestId``, ``stackTrace``); unknown functions are
+``Lambda.ResourceNotFoundException``; import problems are ``Runtime.ImportModuleError`` /
+``Runtime.HandlerNotFound``; a result that is not JSON is ``Runtime.MarshalError``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import json
+import os
+import sys
+import threading
+import time
+import traceback
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from edf.local.errors import TaskFailed
+
+DEFAULT_ACCOUNT = "123456789012"
+
+
+class LambdaContext:
+    """The attributes and method the Python Lambda runtime's context object offers."""
+
+    def __init__(self, function_name: str, region: str, account: str, memory_mb: int, timeout_s: int) -> None:
+        self.function_name = function_name
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{account}:function:{function_name}"
+        self.memory_limit_in_mb = memory_mb
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{function_name}"
+        self.log_stream_name = time.strftime("%Y/%m/%d/[$LATEST]") + uuid.uuid4().hex
+        self.identity = None
+        self.client_context = None
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def function_name_from(name_or_arn: str) -> str:
+    """``arn:aws:lambda:r:a:function:NAME[:qualifier]`` or ``NAME[:qualifier]`` -> ``NAME``."""
+    if name_or_arn.startswith("arn:"):
+        parts = name_or_arn.split(":")
+        if len(parts) < 7 or parts[5] != "function":
+            raise TaskFailed("Lambda.InvalidParameterValueException", f"{name_or_arn!r} is not a Lambda function ARN")
+        return parts[6]
+    return name_or_arn.split(":")[0]
+
+
+class LocalLambdaInvoker:
+    """Invoke Lambda handlers in-process by function name.
+
+    ``functions`` maps a function name (what follows ``function:`` in its ARN) to the handler file.
+    ``environment`` optionally maps a function name to the environment variables it is deployed
+    with; they are set for the duration of the call only.
+    """
+
+    _env_lock = threading.Lock()
+
+    def __init__(
+        self,
+        functions: dict[str, str | Path],
+        environment: dict[str, dict[str, str]] | None = None,
+        region: str | None = None,
+        account: str = DEFAULT_ACCOUNT,
+        memory_mb: int = 512,
+        timeout_s: int = 900,
+        handler_name: str = "handler",
+    ) -> None:
+        self.functions = {name: Path(path) for name, path in functions.items()}
+        self.environment = environment or {}
+        self.region = region
+        self.account = account
+        self.memory_mb = memory_mb
+        self.timeout_s = timeout_s
+        self.handler_name = handler_name
+        self._modules: dict[Path, ModuleType] = {}
+        self.invocations: list[dict[str, Any]] = []
+
+    def _load(self, path: Path) -> ModuleType:
+        path = path.resolve()
+        if path in self._modules:
+            return self._modules[path]
+        if not path.is_file():
+            raise TaskFailed("Runtime.ImportModuleError", json.dumps(
+                {"errorMessage": f"Unable to import module: no handler file at {path}",
+                 "errorType": "Runtime.ImportModuleError", "stackTrace": []}))
+        module_name = f"edf_local_lambda_{abs(hash(str(path))):x}"
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        # Lambda puts the package root on sys.path: sibling modules of the handler import normally.
+        sys.path.insert(0, str(path.parent))
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            raise TaskFailed("Runtime.ImportModuleError", _error_doc(exc, f"Unable to import module '{path.stem}'")) from exc
+        finally:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(str(path.parent))
+        self._modules[path] = module
+        return module
+
+    @contextlib.contextmanager
+    def _function_env(self, name: str) -> Iterator[None]:
+        env = {"AWS_LAMBDA_FUNCTION_NAME": name, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(self.memory_mb),
+               **self.environment.get(name, {})}
+        with self._env_lock:
+            saved = {k: os.environ.get(k) for k in env}
+            os.environ.update(env)
+            try:
+                yield
+            finally:
+                for k, v in saved.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+
+    def invoke(self, function_name_or_arn: str, payload: Any = None) -> Any:
+        """Call the function's handler with ``payload`` and return what it returns (JSON round-tripped)."""
+        name = function_name_from(function_name_or_arn)
+        if name not in self.functions:
+            raise TaskFailed("Lambda.ResourceNotFoundException",
+                             f"Function not found: {name} (known locally: {', '.join(sorted(self.functions)) or 'none'})")
+        try:
+            event = json.loads(json.dumps({} if payload is None else payload))
+        except (TypeError, ValueError) as exc:
+            raise TaskFailed("Lambda.InvalidRequestContentException", f"payload is not JSON: {exc}") from exc
+        module = self._load(self.functions[name])
+        handler = getattr(module, self.handler_name, None)
+        if not callable(handler):
+            raise TaskFailed("Runtime.HandlerNotFound", json.dumps(
+                {"errorMessage": f"Handler '{self.handler_name}' missing on module '{self.functions[name].stem}'",
+                 "errorType": "Runtime.HandlerNotFound", "stackTrace": []}))
+        region = self.region or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        context = LambdaContext(name, region, self.account, self.memory_mb, self.timeout_s)
+        started = time.perf_counter()
+        record: dict[str, Any] = {"function": name, "request_id": context.aws_request_id, "event": event}
+        self.invocations.append(record)
+        try:
+            with self._function_env(name):
+                result = handler(event, context)
+        except Exception as exc:
+            record.update(status="error", error=type(exc).__name__, seconds=time.perf_counter() - started)
+            raise TaskFailed(type(exc).__name__, _error_doc(exc, request_id=context.aws_request_id)) from exc
+        try:
+            result = json.loads(json.dumps(result))
+        except (TypeError, ValueError) as exc:
+            record.update(status="error", error="Runtime.MarshalError")
+            raise TaskFailed("Runtime.MarshalError", json.dumps(
+                {"errorMessage": f"Unable to marshal response: {exc}", "errorType": "Runtime.MarshalError",
+                 "requestId": context.aws_request_id, "stackTrace": []})) from exc
+        record.update(status="ok", seconds=time.perf_counter() - started)
+        return result
+
+
+def _error_doc(exc: BaseException, message: str | None = None, request_id: str = "") -> str:
+    """The JSON error document the Lambda Python runtime returns for an unhandled exception."""
+    return json.dumps({
+        "errorMessage": f"{message}: {exc}" if message else str(exc),
+        "errorType": type(exc).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_tb(exc.__traceback__),
+    })

@@ -1,0 +1,68 @@
+"""Forecasting models: one interface (``ForecastModel``), three strategies, two baselines.
+
+``make_model(strategy, target, cfg)`` builds an unfitted model from the config;
+``load_model(directory)`` loads any saved model (the strategy is read from its metadata).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+# OpenMP threads that busy-wait between parallel regions collapse when the cores are shared (Spark
+# workers, other jobs): measured 10-20x slower XGBoost rounds on a loaded 2-core machine. Passive
+# waiting costs nothing on a dedicated instance. Must be set before xgboost/torch load OpenMP.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from edf.models.base import ForecastModel, ModelError, ModelVersionError, read_metadata
+
+if TYPE_CHECKING:
+    from edf.config import EDFConfig
+
+STRATEGIES = ("prophet", "xgboost", "lstm")
+BASELINES = ("seasonal_naive", "persistence")
+ALL_STRATEGIES = (*STRATEGIES, *BASELINES)
+
+__all__ = ["ALL_STRATEGIES", "BASELINES", "STRATEGIES", "ForecastModel", "ModelError", "ModelVersionError",
+           "load_model", "make_model", "model_class"]
+
+
+def model_class(strategy: str) -> type[ForecastModel]:
+    key = str(strategy).strip().lower()
+    if key == "prophet":
+        from edf.models.prophet_strategy import ProphetModel
+
+        return ProphetModel
+    if key == "xgboost":
+        from edf.models.xgboost_strategy import XGBoostModel
+
+        return XGBoostModel
+    if key == "lstm":
+        from edf.models.lstm_strategy import LSTMModel
+
+        return LSTMModel
+    if key in BASELINES:
+        from edf.models.baselines import Persistence, SeasonalNaive
+
+        return SeasonalNaive if key == "seasonal_naive" else Persistence
+    raise ModelError(f"unknown strategy {strategy!r}; expected one of {', '.join(ALL_STRATEGIES)}")
+
+
+def make_model(strategy: str, target: str, cfg: EDFConfig) -> ForecastModel:
+    """An unfitted model with the config's hyperparameters, interval width and seed."""
+    cls = model_class(strategy)
+    tr = cfg.edf_training
+    params: dict = {}
+    if cls.strategy in STRATEGIES:
+        params = tr.hyperparameters.for_strategy(cls.strategy).model_dump(mode="json")
+    if cls.strategy == "xgboost":
+        xgb = tr.hyperparameters.XGBoost
+        params["feature_columns"] = xgb.feature_columns if xgb.xgb_feature_set == "listed" else []
+    return cls(target=target, interval_width=tr.interval_width, params=params, seed=tr.random_seed,
+               config_hash=cfg.config_hash())
+
+
+def load_model(directory: str | Path) -> ForecastModel:
+    meta = read_metadata(Path(directory))
+    return model_class(meta.get("strategy", "")).load(directory)

@@ -1,0 +1,328 @@
+"""Amazon Timestream for LiveAnalytics forecast store.
+
+Timestream rejects records more than 15 minutes in the future, and forecasts are future values.
+So a record's *time is its issue time* and the target hour travels twice: as the ``target_time``
+TIMESTAMP measure (what range predicates use) and as the ``target_hour`` dimension (Timestream
+identifies a record by dimensions + time + measure name; all 72 hours of one run share the issue
+time, so without a per-hour dimension they would be one record overwriting itself). Records are
+multi-measure (``yhat``, ``yhat_lower``, ``yhat_upper``, ``target_time``, ``model_version``,
+``strategy``), one per building, series and target hour.
+
+Writes go through awswrangler, one call per chunk of at most 100 records (the ``WriteRecords``
+limit; 10,000 rows -> 100 calls, the floor), chunks in a small thread pool. awswrangler retries
+throttling itself and *returns* rejected records instead of raising; this module maps each
+rejection back to its row, retries the transient ones and raises :class:`RejectedRecordsError`
+with counts and reasons for the rest — nothing is dropped silently. A write uses a millisecond
+clock as the record ``Version``, so re-writing a run upserts its records in place.
+
+Timestream cannot delete records: if a re-write of a run has *fewer* rows than the first write,
+the extra old records stay (reads pick the newest issue per target hour, so they only surface
+for hours the new write does not cover). The DynamoDB and PostgreSQL backends delete them.
+
+Queries: Timestream has no bind parameters, so every literal is checked against a strict pattern
+(:func:`_lit`) or produced from a validated ``datetime`` before it is put in the text; identifiers
+come from the config and are checked too. The read path uses boto3's ``timestream-query`` client
+directly (no pandas/awswrangler on the API Lambdas' hot path).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from edf.storage.base import (
+    BuildingInfo,
+    ForecastPoint,
+    ForecastRow,
+    PortfolioPoint,
+    RecommendationRow,
+    RejectedRecordsError,
+    StoreError,
+    WriteResult,
+    check_building_id,
+    check_grid_area,
+    check_range,
+    check_series,
+    iso_z,
+    newest_run_recommendations,
+    validate_run,
+)
+
+log = logging.getLogger(__name__)
+MAX_RECORDS_PER_CALL = 100
+_IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{3,256}$")
+_LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_TRANSIENT = ("throttl", "internal", "timeout", "timed out", "try again", "unavailable")
+F_DIMS = ["building_id", "grid_area", "series", "target_hour", "run_id"]
+F_MEASURES = ["target_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy"]
+R_DIMS = ["building_id", "grid_area", "kind", "action", "target_hour", "run_id"]
+R_MEASURES = ["target_time", "kw", "expected_reduction_kwh", "expected_saving"]
+
+
+def _lit(value: str) -> str:
+    """A string literal for Timestream SQL, only from values that cannot carry SQL."""
+    if not isinstance(value, str) or not _LITERAL_RE.fullmatch(value):
+        raise StoreError(f"refusing to put {value!r} into a Timestream query")
+    return f"'{value}'"
+
+
+def _ts(value: dt.datetime) -> str:
+    return f"from_iso8601_timestamp('{iso_z(value)}')"
+
+
+def _ident(value: str) -> str:
+    if not _IDENT_RE.fullmatch(value):
+        raise StoreError(f"invalid Timestream database/table name {value!r}")
+    return f'"{value}"'
+
+
+def is_transient(reason: str) -> bool:
+    return any(word in reason.lower() for word in _TRANSIENT)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    # Timestream returns "2026-11-21 05:00:00.000000000"
+    return dt.datetime.strptime(text[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=dt.UTC)
+
+
+class TimestreamForecastStore:
+    """:class:`edf.storage.base.ForecastStore` on Timestream (write: awswrangler, read: boto3)."""
+
+    backend = "TIMESTREAM"
+
+    def __init__(self, database: str, table: str, recommendations_table: str, *, max_lead_hours: int = 168,
+                 retention_days: int = 90, threads: int = 4, max_retries: int = 3,
+                 boto3_session: Any | None = None, query_client: Any | None = None):
+        import boto3
+
+        self.database, self.table, self.rec_table = database, table, recommendations_table
+        for name in (database, table, recommendations_table):
+            _ident(name)
+        self.max_lead = dt.timedelta(hours=max_lead_hours)
+        self.retention_days = retention_days
+        self.threads, self.max_retries = threads, max_retries
+        self.session = boto3_session or boto3.Session()
+        self._query_client = query_client
+        self.sleep: Callable[[float], None] = time.sleep
+
+    @property
+    def query_client(self) -> Any:
+        if self._query_client is None:
+            self._query_client = self.session.client("timestream-query")
+        return self._query_client
+
+    # ---------------------------------------------------------------- schema
+    def ensure_schema(self, create: bool = False) -> None:
+        client = self.session.client("timestream-write")
+        try:
+            client.describe_database(DatabaseName=self.database)
+        except client.exceptions.ResourceNotFoundException:
+            if not create:
+                raise StoreError(f"Timestream database {self.database!r} does not exist") from None
+            client.create_database(DatabaseName=self.database)
+        for table in (self.table, self.rec_table):
+            try:
+                client.describe_table(DatabaseName=self.database, TableName=table)
+            except client.exceptions.ResourceNotFoundException:
+                if not create:
+                    raise StoreError(f"Timestream table {self.database}.{table} does not exist") from None
+                client.create_table(DatabaseName=self.database, TableName=table, RetentionProperties={
+                    "MemoryStoreRetentionPeriodInHours": 24 * 7,
+                    "MagneticStoreRetentionPeriodInDays": self.retention_days})
+
+    # ---------------------------------------------------------------- writes
+    def _write_chunk(self, table: str, rows: list[dict[str, Any]], dims: list[str], measures: list[str],
+                     measure_name: str, version: int) -> list[dict[str, Any]]:
+        """One WriteRecords call via awswrangler; returns rejections as dicts with the row attached."""
+        import awswrangler as wr
+        import pandas as pd
+
+        df = pd.DataFrame(rows, columns=["issue_time", *measures, *dims])
+        for col in ("issue_time", "target_time"):
+            df[col] = pd.to_datetime(df[col], utc=True).dt.tz_localize(None)
+        rejected = wr.timestream.write(
+            df=df, database=self.database, table=table, time_col="issue_time", measure_col=measures,
+            dimensions_cols=dims, measure_name=measure_name, version=version, use_threads=False,
+            boto3_session=self.session)
+        out = []
+        for rej in rejected or []:
+            index = int(rej.get("RecordIndex", -1))
+            out.append({"reason": str(rej.get("Reason", "unknown")),
+                        "row": rows[index] if 0 <= index < len(rows) else None})
+        return out
+
+    def _write_rows(self, table: str, rows: list[dict[str, Any]], dims: list[str], measures: list[str],
+                    measure_name: str, version: int) -> tuple[int, int]:
+        """Write in ≤100-record calls; retry transient rejections; raise on the rest. Returns (rows, calls)."""
+        calls = 0
+        pending = rows
+        permanent: list[dict[str, Any]] = []
+        for attempt in range(self.max_retries + 1):
+            chunks = [pending[i:i + MAX_RECORDS_PER_CALL] for i in range(0, len(pending), MAX_RECORDS_PER_CALL)]
+            calls += len(chunks)
+            with ThreadPoolExecutor(max_workers=self.threads) as pool:
+                results = list(pool.map(
+                    lambda chunk: self._write_chunk(table, chunk, dims, measures, measure_name, version), chunks))
+            rejections = [r for chunk_result in results for r in chunk_result]
+            transient = [r for r in rejections if is_transient(r["reason"]) and r["row"] is not None]
+            permanent += [r for r in rejections if not (is_transient(r["reason"]) and r["row"] is not None)]
+            pending = [r["row"] for r in transient]
+            if not pending:
+                break
+            if attempt < self.max_retries:
+                delay = min(5.0, 0.2 * 2 ** attempt)
+                log.warning("Timestream rejected %d record(s) transiently; retry %d in %.1fs",
+                            len(pending), attempt + 1, delay)
+                self.sleep(delay)
+        else:
+            permanent += [{"reason": "still rejected after retries (transient)", "row": r} for r in pending]
+        if permanent:
+            reasons: dict[str, int] = {}
+            for r in permanent:
+                reasons[r["reason"]] = reasons.get(r["reason"], 0) + 1
+            examples = [{"reason": r["reason"], **{k: str(v) for k, v in (r["row"] or {}).items()
+                                                   if k in ("building_id", "series", "target_hour", "run_id")}}
+                        for r in permanent[:5]]
+            raise RejectedRecordsError(len(permanent), len(rows), reasons, examples)
+        return len(rows), calls
+
+    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
+                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
+        validate_run(run_id, forecasts, recommendations)
+        version = int(time.time() * 1000)
+        f_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "yhat": float(r.yhat),
+                   "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
+                   "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
+                   "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in forecasts]
+        r_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
+                   "expected_reduction_kwh": float(r.expected_reduction_kwh),
+                   "expected_saving": float(r.expected_saving), "building_id": r.building_id,
+                   "grid_area": r.grid_area, "kind": r.kind, "action": r.action,
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in recommendations or ()]
+        nf, calls = self._write_rows(self.table, f_rows, F_DIMS, F_MEASURES, "forecast", version) if f_rows else (0, 0)
+        nr, calls_r = (self._write_rows(self.rec_table, r_rows, R_DIMS, R_MEASURES, "recommendation", version)
+                       if r_rows else (0, 0))
+        return WriteResult(forecasts_written=nf, recommendations_written=nr, backend=self.backend,
+                           calls=calls + calls_r)
+
+    # ---------------------------------------------------------------- reads
+    def query(self, sql: str) -> list[dict[str, Any]]:
+        """Run a query (built by this class from validated values) and return rows as dicts."""
+        out: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"QueryString": sql}
+        while True:
+            resp = self.query_client.query(**kwargs)
+            names = [c["Name"] for c in resp["ColumnInfo"]]
+            for row in resp["Rows"]:
+                out.append({n: self._datum(d) for n, d in zip(names, row["Data"], strict=True)})
+            token = resp.get("NextToken")
+            if not token:
+                return out
+            kwargs["NextToken"] = token
+
+    @staticmethod
+    def _datum(d: dict[str, Any]) -> Any:
+        if d.get("NullValue"):
+            return None
+        if "ArrayValue" in d:
+            return [TimestreamForecastStore._datum(x) for x in d["ArrayValue"]]
+        return d.get("ScalarValue")
+
+    def _from(self, table: str) -> str:
+        return f"{_ident(self.database)}.{_ident(table)}"
+
+    def _recent(self) -> str:
+        return f"time >= ago({int(self.retention_days)}d)"
+
+    def building_series_sql(self, building_id: str, series: str, start: dt.datetime, end: dt.datetime) -> str:
+        check_building_id(building_id)
+        check_series(series)
+        start, end = check_range(start, end)
+        return (
+            "SELECT target_hour, yhat, yhat_lower, yhat_upper, time AS issue_time, model_version, run_id FROM ("
+            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id,"
+            " ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY time DESC, run_id DESC) AS rn"
+            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
+            f" AND building_id = {_lit(building_id)} AND series = {_lit(series)}"
+            f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
+            f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}"
+            ") WHERE rn = 1 ORDER BY target_hour")
+
+    def building_series(self, building_id: str, series: str, start: dt.datetime,
+                        end: dt.datetime) -> list[ForecastPoint]:
+        rows = self.query(self.building_series_sql(building_id, series, start, end))
+        return [ForecastPoint(dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+                              float(r["yhat"]), float(r["yhat_lower"]), float(r["yhat_upper"]),
+                              _parse_time(r["issue_time"]), r["model_version"], r["run_id"]) for r in rows]
+
+    def portfolio_series_sql(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
+                             end: dt.datetime) -> str:
+        areas = sorted({check_grid_area(a) for a in grid_areas})
+        if not areas:
+            raise StoreError("portfolio query needs at least one grid area")
+        check_series(series)
+        start, end = check_range(start, end)
+        return (
+            "SELECT target_hour, count(*) AS n, sum(yhat) AS y,"
+            " sum(yhat) - sqrt(sum(power(yhat - yhat_lower, 2))) AS lo,"
+            " sum(yhat) + sqrt(sum(power(yhat_upper - yhat, 2))) AS hi,"
+            " sum(yhat_lower) AS clo, sum(yhat_upper) AS chi FROM ("
+            " SELECT building_id, target_hour, yhat, yhat_lower, yhat_upper,"
+            " ROW_NUMBER() OVER (PARTITION BY building_id, target_hour ORDER BY time DESC, run_id DESC) AS rn"
+            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
+            f" AND grid_area IN ({', '.join(_lit(a) for a in areas)}) AND series = {_lit(series)}"
+            f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
+            f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}"
+            ") WHERE rn = 1 GROUP BY target_hour ORDER BY target_hour")
+
+    def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
+                         end: dt.datetime) -> list[PortfolioPoint]:
+        rows = self.query(self.portfolio_series_sql(grid_areas, series, start, end))
+        return [PortfolioPoint(dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+                               int(r["n"]), float(r["y"]), float(r["lo"]), float(r["hi"]), float(r["clo"]),
+                               float(r["chi"])) for r in rows]
+
+    def list_buildings(self, grid_areas: Iterable[str]) -> list[BuildingInfo]:
+        areas = sorted({check_grid_area(a) for a in grid_areas})
+        if not areas:
+            return []
+        rows = self.query(
+            "SELECT building_id, max(grid_area) AS grid_area, array_agg(DISTINCT series) AS series"
+            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast' AND {self._recent()}"
+            f" AND grid_area IN ({', '.join(_lit(a) for a in areas)}) GROUP BY building_id ORDER BY building_id")
+        return [BuildingInfo(r["building_id"], r["grid_area"], tuple(sorted(r["series"] or []))) for r in rows]
+
+    def get_building(self, building_id: str) -> BuildingInfo | None:
+        check_building_id(building_id)
+        rows = self.query(
+            "SELECT building_id, max(grid_area) AS grid_area, array_agg(DISTINCT series) AS series"
+            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast' AND {self._recent()}"
+            f" AND building_id = {_lit(building_id)} GROUP BY building_id")
+        if not rows:
+            return None
+        return BuildingInfo(rows[0]["building_id"], rows[0]["grid_area"], tuple(sorted(rows[0]["series"] or [])))
+
+    def recommendations(self, grid_areas: Iterable[str], start: dt.datetime,
+                        end: dt.datetime) -> list[RecommendationRow]:
+        areas = sorted({check_grid_area(a) for a in grid_areas})
+        start, end = check_range(start, end)
+        if not areas:
+            return []
+        rows = self.query(
+            "SELECT building_id, grid_area, kind, action, target_hour, kw, expected_reduction_kwh,"
+            f" expected_saving, run_id, time AS issue_time FROM {self._from(self.rec_table)}"
+            f" WHERE measure_name = 'recommendation' AND grid_area IN ({', '.join(_lit(a) for a in areas)})"
+            f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
+            f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}")
+        return newest_run_recommendations(
+            RecommendationRow(r["building_id"], r["grid_area"], r["kind"],
+                              dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
+                              r["action"], float(r["kw"]), float(r["expected_reduction_kwh"]),
+                              float(r["expected_saving"]), r["run_id"], _parse_time(r["issue_time"]))
+            for r in rows)

@@ -1,0 +1,234 @@
+# Alarms and the dashboard of the monitoring issue (issue 8 §3). Operational alarms are per
+# resource; accuracy alarms use CloudWatch Metrics Insights over the EDF/Accuracy namespace,
+# so every grid area and lead bucket the accuracy monitor emits is covered without listing
+# them here (grid areas come from data, not from Terraform).
+
+data "aws_region" "current" {}
+
+locals {
+  actions = [var.alerts_topic_arn]
+  region  = data.aws_region.current.name
+  # Metrics Insights only sees the last 3 hours: the alarm fires when a breaching daily
+  # value is emitted and then returns to OK; that transition is what pages.
+  accuracy_period = 3600
+}
+
+resource "aws_cloudwatch_metric_alarm" "sfn_failed" {
+  for_each            = var.state_machine_arns
+  alarm_name          = "${var.name_prefix}-${each.key}-executions-failed"
+  alarm_description   = "Step Functions ${each.key} had a failed execution."
+  namespace           = "AWS/States"
+  metric_name         = "ExecutionsFailed"
+  dimensions          = { StateMachineArn = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each            = var.lambda_function_names
+  alarm_name          = "${var.name_prefix}-${each.key}-errors"
+  alarm_description   = "Lambda ${each.value} returned errors (for the loader: forecasts not stored)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  for_each            = var.lambda_function_names
+  alarm_name          = "${var.name_prefix}-${each.key}-throttles"
+  alarm_description   = "Lambda ${each.value} was throttled."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_5xx" {
+  alarm_name          = "${var.name_prefix}-api-5xx"
+  alarm_description   = "API ${var.api_name} answered with server errors."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "5XXError"
+  dimensions          = { ApiName = var.api_name, Stage = var.api_stage }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.api_5xx_threshold
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {
+  alarm_name          = "${var.name_prefix}-api-latency-p99"
+  alarm_description   = "API ${var.api_name} p99 latency above ${var.api_p99_latency_ms} ms."
+  namespace           = "AWS/ApiGateway"
+  metric_name         = "Latency"
+  dimensions          = { ApiName = var.api_name, Stage = var.api_stage }
+  extended_statistic  = "p99"
+  period              = 300
+  evaluation_periods  = 3
+  datapoints_to_alarm = 2
+  threshold           = var.api_p99_latency_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "accuracy" {
+  # A threshold set to null in the config disables that side of the policy, and its alarm.
+  for_each = { for k, v in {
+    cv_rmse_high = {
+      query       = "SELECT MAX(cv_rmse_pct) FROM SCHEMA(\"${var.accuracy_namespace}\", GridArea, LeadBucket)"
+      threshold   = var.max_cv_rmse_pct
+      comparison  = "GreaterThanThreshold"
+      description = "Forecast CV(RMSE) % above the drift threshold for some grid area and lead bucket."
+    }
+    coverage_low = {
+      query       = "SELECT MIN(coverage) FROM SCHEMA(\"${var.accuracy_namespace}\", GridArea, LeadBucket)"
+      threshold   = var.min_coverage
+      comparison  = "LessThanThreshold"
+      description = "Prediction-interval coverage below the band for some grid area and lead bucket."
+    }
+    coverage_high = {
+      query       = "SELECT MAX(coverage) FROM SCHEMA(\"${var.accuracy_namespace}\", GridArea, LeadBucket)"
+      threshold   = var.max_coverage
+      comparison  = "GreaterThanThreshold"
+      description = "Prediction-interval coverage above the band: intervals too wide to be useful."
+    }
+  } : k => v if v.threshold != null }
+  alarm_name          = "${var.name_prefix}-accuracy-${each.key}"
+  alarm_description   = each.value.description
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  metric_query {
+    id          = "q1"
+    expression  = each.value.query
+    period      = local.accuracy_period
+    return_data = true
+  }
+
+  tags = var.tags
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = "${var.name_prefix}-overview"
+  dashboard_body = jsonencode({
+    widgets = concat(
+      [for i, lb in var.lead_buckets : {
+        type   = "metric"
+        x      = (i % 3) * 8
+        y      = 0
+        width  = 8
+        height = 6
+        properties = {
+          title   = "CV(RMSE) % by grid area, lead ${lb}"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Average"
+          period  = 86400
+          metrics = [[{ expression = "SEARCH('{${var.accuracy_namespace},GridArea,LeadBucket} MetricName=\"cv_rmse_pct\" LeadBucket=\"${lb}\"', 'Average', 86400)", id = "e${i}" }]]
+          annotations = {
+            horizontal = var.max_cv_rmse_pct == null ? [] : [{ label = "threshold", value = var.max_cv_rmse_pct }]
+          }
+        }
+      }],
+      [for i, lb in var.lead_buckets : {
+        type   = "metric"
+        x      = (i % 3) * 8
+        y      = 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = "Interval coverage by grid area, lead ${lb}"
+          region  = local.region
+          view    = "timeSeries"
+          stat    = "Average"
+          period  = 86400
+          metrics = [[{ expression = "SEARCH('{${var.accuracy_namespace},GridArea,LeadBucket} MetricName=\"coverage\" LeadBucket=\"${lb}\"', 'Average', 86400)", id = "c${i}" }]]
+          annotations = {
+            horizontal = [for a in [{ label = "min", value = var.min_coverage }, { label = "max", value = var.max_coverage }] : a if a.value != null]
+          }
+        }
+      }],
+      [
+        {
+          type   = "metric"
+          x      = 0
+          y      = 12
+          width  = 12
+          height = 6
+          properties = {
+            title   = "Workflow executions"
+            region  = local.region
+            stat    = "Sum"
+            period  = 3600
+            metrics = flatten([for k, arn in var.state_machine_arns : [["AWS/States", "ExecutionsSucceeded", "StateMachineArn", arn, { label = "${k} succeeded" }], ["AWS/States", "ExecutionsFailed", "StateMachineArn", arn, { label = "${k} failed" }]]])
+          }
+        },
+        {
+          type   = "metric"
+          x      = 12
+          y      = 12
+          width  = 12
+          height = 6
+          properties = {
+            title   = "Lambda errors"
+            region  = local.region
+            stat    = "Sum"
+            period  = 300
+            metrics = [for k, fn in var.lambda_function_names : ["AWS/Lambda", "Errors", "FunctionName", fn, { label = k }]]
+          }
+        },
+        {
+          type   = "metric"
+          x      = 0
+          y      = 18
+          width  = 12
+          height = 6
+          properties = {
+            title  = "API p99 latency and 5XX"
+            region = local.region
+            period = 300
+            metrics = [
+              ["AWS/ApiGateway", "Latency", "ApiName", var.api_name, "Stage", var.api_stage, { stat = "p99" }],
+              ["AWS/ApiGateway", "5XXError", "ApiName", var.api_name, "Stage", var.api_stage, { stat = "Sum", yAxis = "right" }],
+            ]
+          }
+        },
+      ],
+    )
+  })
+}

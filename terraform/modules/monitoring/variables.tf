@@ -1,0 +1,75 @@
+variable "name_prefix" {
+  description = "Prefix of alarm and dashboard names (carries the environment suffix)."
+  type        = string
+}
+
+variable "alerts_topic_arn" {
+  description = "SNS topic alarms notify (alarm and OK transitions)."
+  type        = string
+}
+
+variable "state_machine_arns" {
+  description = "State machines to watch, by short name."
+  type        = map(string)
+}
+
+variable "lambda_function_names" {
+  description = "Lambda functions to watch, by short name."
+  type        = map(string)
+}
+
+variable "api_name" {
+  description = "REST API name (the ApiName metric dimension)."
+  type        = string
+}
+
+variable "api_stage" {
+  description = "REST API stage."
+  type        = string
+}
+
+variable "api_5xx_threshold" {
+  description = "5XX responses per 5 minutes that raise the alarm."
+  type        = number
+  default     = 0
+}
+
+variable "api_p99_latency_ms" {
+  description = "p99 latency (ms) above which the API alarm fires."
+  type        = number
+}
+
+variable "accuracy_namespace" {
+  description = "CloudWatch namespace of the accuracy monitor's EMF metrics."
+  type        = string
+  default     = "EDF/Accuracy"
+}
+
+variable "lead_buckets" {
+  description = "LeadBucket dimension values the accuracy monitor emits (one dashboard widget each)."
+  type        = list(string)
+}
+
+variable "max_cv_rmse_pct" {
+  default     = null
+  description = "CV(RMSE) % above which accuracy is degraded. Null disables the alarm."
+  type        = number
+}
+
+variable "min_coverage" {
+  default     = null
+  description = "Lowest acceptable interval coverage. Null disables the alarm."
+  type        = number
+}
+
+variable "max_coverage" {
+  default     = null
+  description = "Highest acceptable interval coverage. Null disables the alarm."
+  type        = number
+}
+
+variable "tags" {
+  description = "Tags."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,41 @@
+"""A running local API (moto DynamoDB store, two tenants, two residents) for the API tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import boto3
+
+from edf.serving.local_server import local_token, start_server
+from edf.storage.base import RecommendationRow
+from edf.storage.dynamodb import DynamoDBForecastStore
+from edf.storage.sample import synthetic_rows
+
+DAY = dt.date(2026, 6, 1)
+T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+ISSUE = T0 - dt.timedelta(hours=19)
+
+
+@dataclass
+class ApiEnv:
+    base_url: str
+    server: object
+    keys: dict[str, str]  # tenant area -> api key
+    tokens: dict[str, str]  # building -> resident token
+    store: DynamoDBForecastStore
+
+
+def start_api_env(cfg, endpoint_url: str) -> ApiEnv:
+    client = boto3.client("dynamodb", endpoint_url=endpoint_url, region_name="eu-central-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")
+    store = DynamoDBForecastStore("edf-api-test", ttl_days=30, client=client)
+    store.ensure_schema(create=True)
+    rows = (synthetic_rows(["n-1", "n-2"], "north", "run-1", ISSUE, T0 - dt.timedelta(hours=5), 72)
+            + synthetic_rows(["s-1"], "south", "run-1", ISSUE, T0 - dt.timedelta(hours=5), 72))
+    recs = [RecommendationRow(b, a, "demand_response", T0 + dt.timedelta(hours=18), "curtail", 1.0, 0.5, 0.2,
+                              "run-1", ISSUE) for b, a in (("n-1", "north"), ("s-1", "south"))]
+    store.write_run("run-1", rows, recs)
+    server, base_url = start_server(cfg, port=0, store=store, grid_areas=["north", "south"])
+    tokens = {b: local_token(cfg, b) for b in ("n-1", "s-1", "ghost-9")}
+    return ApiEnv(base_url, server, {"north": "edf-local-north", "south": "edf-local-south"}, tokens, store)

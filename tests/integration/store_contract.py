@@ -1,0 +1,77 @@
+"""The behaviour every ForecastStore backend must show (imported by test_store_*.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from edf.storage.base import RecommendationRow
+from edf.storage.sample import synthetic_rows
+
+T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+ISSUE1 = T0 - dt.timedelta(hours=1)
+ISSUE2 = T0 + dt.timedelta(hours=23)
+
+
+def recs(run_id: str, issue: dt.datetime, buildings=("b-1", "b-2"), area="north") -> list[RecommendationRow]:
+    return [RecommendationRow(b, area, "demand_response", T0 + dt.timedelta(hours=h), "curtail", 1.5, 0.4, 0.1,
+                              run_id, issue) for b in buildings for h in (17, 18)]
+
+
+def check_store(store) -> None:
+    store.ensure_schema(create=True)
+    north = synthetic_rows(["b-1", "b-2"], "north", "run-1", ISSUE1, T0, 48)
+    south = synthetic_rows(["b-3"], "south", "run-1", ISSUE1, T0, 48, series=("consumption",))
+    res = store.write_run("run-1", north + south, recs("run-1", ISSUE1))
+    assert (res.forecasts_written, res.recommendations_written) == (48 * 2 * 2 + 48, 4)
+
+    # building read: one point per hour, in order, values as written
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=24))
+    assert [p.timestamp_hour for p in pts] == [T0 + dt.timedelta(hours=h) for h in range(24)]
+    expected = {r.timestamp_hour: r for r in north if r.building_id == "b-1" and r.series == "consumption"}
+    assert all(abs(p.yhat - expected[p.timestamp_hour].yhat) < 1e-9 for p in pts)
+    assert pts[0].issue_time == ISSUE1 and pts[0].run_id == "run-1"
+
+    # re-writing the same run replaces (fewer hours now): no duplicates, stale rows gone
+    shorter = synthetic_rows(["b-1", "b-2"], "north", "run-1", ISSUE1, T0, 24, scale=2.0) + south
+    res = store.write_run("run-1", shorter, recs("run-1", ISSUE1, buildings=("b-1",)))
+    if store.backend != "TIMESTREAM":
+        assert res.forecasts_removed == 48 * 2 * 2 - 24 * 2 * 2
+        assert res.recommendations_removed == 2
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=48))
+    assert len(pts) == 24
+    assert abs(pts[3].yhat - 2 * expected[T0 + dt.timedelta(hours=3)].yhat) < 1e-9
+
+    # a newer run overlapping hours 23..47 wins for those hours only
+    newer = synthetic_rows(["b-1", "b-2"], "north", "run-2", ISSUE2, T0 + dt.timedelta(hours=23), 25, scale=3.0)
+    store.write_run("run-2", newer, recs("run-2", ISSUE2, buildings=("b-2",)))
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=48))
+    assert len(pts) == 48
+    assert [p.run_id for p in pts[:23]] == ["run-1"] * 23 and {p.run_id for p in pts[23:]} == {"run-2"}
+
+    # portfolio: sums of the newest points over the area's buildings, interval rules
+    agg = store.portfolio_series(["north"], "consumption", T0, T0 + dt.timedelta(hours=48))
+    assert len(agg) == 48 and all(a.buildings == 2 for a in agg)
+    b1 = {p.timestamp_hour: p for p in store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=48))}
+    b2 = {p.timestamp_hour: p for p in store.building_series("b-2", "consumption", T0, T0 + dt.timedelta(hours=48))}
+    for a in agg:
+        p1, p2 = b1[a.timestamp_hour], b2[a.timestamp_hour]
+        assert abs(a.yhat - (p1.yhat + p2.yhat)) < 1e-9
+        assert abs(a.yhat_upper_comonotonic - (p1.yhat_upper + p2.yhat_upper)) < 1e-9
+        half = ((p1.yhat_upper - p1.yhat) ** 2 + (p2.yhat_upper - p2.yhat) ** 2) ** 0.5
+        assert abs(a.yhat_upper - (a.yhat + half)) < 1e-9
+        assert a.yhat_lower_comonotonic <= a.yhat_lower <= a.yhat <= a.yhat_upper <= a.yhat_upper_comonotonic
+    both = store.portfolio_series(["north", "south"], "consumption", T0, T0 + dt.timedelta(hours=24))
+    assert all(a.buildings == 3 for a in both)
+    assert store.portfolio_series(["nowhere"], "consumption", T0, T0 + dt.timedelta(hours=24)) == []
+
+    # buildings and authorization lookups
+    assert [b.building_id for b in store.list_buildings(["north"])] == ["b-1", "b-2"]
+    info = store.get_building("b-3")
+    assert info is not None and info.grid_area == "south" and info.series == ("consumption",)
+    assert store.get_building("b-1").series == ("consumption", "solar")
+    assert store.get_building("nope") is None
+
+    # recommendations: newest run per building
+    got = store.recommendations(["north"], T0, T0 + dt.timedelta(days=1))
+    assert {(r.building_id, r.run_id) for r in got} == {("b-1", "run-1"), ("b-2", "run-2")}
+    assert store.recommendations(["south"], T0, T0 + dt.timedelta(days=1)) == []

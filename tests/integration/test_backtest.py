@@ -1,0 +1,63 @@
+"""`edf backtest`: the JSON shape, the protocol and the errors an analyst sees."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from edf.cli import main
+from edf.data.io import write_parquet
+
+
+@pytest.fixture(scope="module")
+def small_file(homes, tmp_path_factory):
+    start = pd.Timestamp("2017-05-01", tz="UTC")
+    sub = homes[homes.building_id.isin(["citylearn-04", "citylearn-05"]) & (homes.timestamp_hour >= start)
+                & (homes.timestamp_hour < start + pd.Timedelta(days=20))]
+    path = tmp_path_factory.mktemp("bt") / "homes.parquet"
+    write_parquet(sub, path)
+    return path
+
+
+def test_missing_file_is_a_sentence(capsys, tmp_path):
+    assert main(["backtest", "--data", str(tmp_path / "nope.parquet"), "--strategy", "persistence"]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_contract_violation_is_reported(capsys, homes, tmp_path):
+    bad = homes.head(100).copy()
+    bad["consumption_kwh"] = None
+    write_parquet(bad, tmp_path / "bad.parquet")
+    assert main(["backtest", "--data", str(tmp_path / "bad.parquet"), "--strategy", "persistence"]) == 2
+    err = capsys.readouterr().err
+    assert "breaks the data contract" in err and "consumption_kwh" in err
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_too_little_history(capsys, small_file, spark):
+    assert main(["backtest", "--data", str(small_file), "--strategy", "persistence", "--days", "15"]) == 2
+    assert "too little history" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_backtest_json_shape_and_protocol(capsys, small_file, tmp_path, spark):
+    out = tmp_path / "metrics.json"
+    assert main(["backtest", "--data", str(small_file), "--strategy", "xgboost", "--horizon-hours", "24",
+                 "--days", "3", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "weather=observed" in printed and "xgboost" in printed and "persistence" in printed
+    doc = json.loads(out.read_text())
+    assert {"target", "horizon_hours", "origins", "weather", "results"} <= set(doc)
+    assert doc["weather"] == "observed" and doc["horizon_hours"] == 24
+    # data ends 2017-05-20 23:00 UTC: the last origin whose 24 h fit inside is 05-20 00:00
+    assert doc["origins"] == ["2017-05-18T00:00:00Z", "2017-05-19T00:00:00Z", "2017-05-20T00:00:00Z"]
+    assert set(doc["results"]) == {"xgboost", "seasonal_naive", "persistence"}
+    for res in doc["results"].values():
+        assert {"aggregate", "per_building", "train_seconds", "predict_seconds"} <= set(res)
+        assert set(res["per_building"]) == {"citylearn-04", "citylearn-05"}
+        assert 0 <= res["aggregate"]["coverage"] <= 1
+        assert res["per_building"]["citylearn-04"]["n"] == 3 * 24  # every scored hour has an actual

@@ -1,0 +1,165 @@
+"""Timestream store: the write path against moto (batching, record layout, rejected records).
+
+moto cannot run Timestream queries, so the read path is tested as SQL text (validated literals,
+time bounds) and by parsing Timestream-shaped query responses; the SQL itself is not executed
+here. Rejections are injected with a botocore ``before-call`` hook that answers ``WriteRecords``
+the way the service does, so awswrangler's and our handling run unchanged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from moto import mock_aws
+
+from edf.storage.base import InvalidValueError, RejectedRecordsError, StoreError
+from edf.storage.sample import synthetic_rows
+from edf.storage.timestream import TimestreamForecastStore, is_transient
+
+T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+ISSUE = T0 - dt.timedelta(hours=1)
+
+
+@pytest.fixture
+def ts():
+    with mock_aws():
+        session = boto3.Session(region_name="eu-central-1")
+        store = TimestreamForecastStore("edf_db", "forecasts", "recs", boto3_session=session, threads=2)
+        store.sleep = lambda _s: None
+        store.ensure_schema(create=True)
+        calls: list[int] = []
+        session.events.register("provide-client-params.timestream-write.WriteRecords",
+                                lambda params, **kw: calls.append((len(params["Records"]), params)))
+        yield store, session, calls
+
+
+def _moto_records(table: str) -> list[dict]:
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.timestreamwrite.models import timestreamwrite_backends
+
+    backend = timestreamwrite_backends[DEFAULT_ACCOUNT_ID]["eu-central-1"]
+    return backend.databases["edf_db"].tables[table].records
+
+
+def test_write_batches_of_at_most_100(ts):
+    store, _, calls = ts
+    rows = synthetic_rows(["b-1", "b-2", "b-3"], "north", "run-1", ISSUE, T0, 42)  # 252 rows
+    res = store.write_run("run-1", rows)
+    assert res.forecasts_written == 252 and res.calls == 3
+    assert sorted(n for n, _ in calls) == [52, 100, 100]
+    recs = _moto_records("forecasts")
+    assert len(recs) == 252
+    r = recs[0]
+    common = calls[0][1]["CommonAttributes"]
+    assert common["MeasureName"] == "forecast" and common["Version"] > 0  # version: re-writes upsert
+    assert r["MeasureValueType"] == "MULTI"
+    assert int(r["Time"]) == int(ISSUE.timestamp() * 1000)  # record time = issue time, never the future
+    dims = {d["Name"] for d in r["Dimensions"]}
+    assert dims == {"building_id", "grid_area", "series", "target_hour", "run_id"}
+    measures = {m["Name"]: m["Type"] for m in r["MeasureValues"]}
+    assert measures["target_time"] == "TIMESTAMP" and measures["yhat"] == "DOUBLE"
+
+
+def _reject(session, plan):
+    """Answer WriteRecords with RejectedRecords for the record indices ``plan(call_no)`` returns."""
+    state = {"n": 0}
+
+    def hook(params, **kw):
+        state["n"] += 1
+        rejected = plan(state["n"], json.loads(params["body"])["Records"])
+        if not rejected:
+            return None
+        body = {"Error": {"Code": "RejectedRecordsException", "Message": "One or more records have been rejected."},
+                "RejectedRecords": [{"RecordIndex": i, "Reason": reason} for i, reason in rejected],
+                "ResponseMetadata": {"HTTPStatusCode": 419}}
+        return AWSResponse("https://ingest", 419, {}, None), body
+
+    session.events.register_first("before-call.timestream-write.WriteRecords", hook)
+    return state
+
+
+def test_permanent_rejections_raise_with_counts_and_reasons(ts):
+    store, session, _ = ts
+    _reject(session, lambda n, recs: [(1, "The record timestamp is outside the time range of the data ingestion window."),
+                                      (5, "The record timestamp is outside the time range of the data ingestion window."),
+                                      (7, "A record with the same dimensions, timestamp and measure name exists with "
+                                          "a different value; Version must be higher.")] if n == 1 else [])
+    rows = synthetic_rows(["b-1"], "north", "run-1", ISSUE, T0, 20)
+    with pytest.raises(RejectedRecordsError) as info:
+        store.write_run("run-1", rows)
+    err = info.value
+    assert err.rejected == 3 and err.total == 40
+    assert sorted(err.reasons.values()) == [1, 2]
+    assert "3 of 40 records were rejected" in str(err)
+    assert err.examples[0]["building_id"] == "b-1" and "target_hour" in err.examples[0]
+
+
+def test_transient_rejections_are_retried(ts):
+    store, session, calls = ts
+    state = _reject(session, lambda n, recs: [(0, "Internal service error, try again")] if n == 1 else [])
+    rows = synthetic_rows(["b-1"], "north", "run-1", ISSUE, T0, 30)
+    res = store.write_run("run-1", rows)
+    assert res.forecasts_written == 60 and res.calls == 2 and state["n"] == 2
+    assert calls[-1][0] == 1  # only the rejected record was sent again
+
+
+def test_transient_forever_is_raised(ts):
+    store, session, _ = ts
+    _reject(session, lambda n, recs: [(0, "Throttling: try again")])
+    with pytest.raises(RejectedRecordsError, match="1 of 2"):
+        store.write_run("run-1", synthetic_rows(["b-1"], "north", "run-1", ISSUE, T0, 1))
+
+
+def test_transient_classification():
+    assert is_transient("ThrottlingException: rate exceeded")
+    assert not is_transient("The record timestamp is outside the time range")
+
+
+def test_queries_take_only_validated_values():
+    store = TimestreamForecastStore("edf_db", "forecasts", "recs", boto3_session=boto3.Session(region_name="eu-central-1"))
+    sql = store.building_series_sql("b-1", "consumption", T0, T0 + dt.timedelta(hours=24))
+    assert "building_id = 'b-1'" in sql and "series = 'consumption'" in sql
+    assert "time BETWEEN from_iso8601_timestamp('2026-05-25T00:00:00Z')" in sql  # issue window bounded
+    assert "ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY time DESC" in sql
+    with pytest.raises(InvalidValueError):
+        store.building_series_sql("b-1' OR '1'='1", "consumption", T0, T0 + dt.timedelta(hours=1))
+    with pytest.raises(InvalidValueError):
+        store.portfolio_series_sql(["north'--"], "consumption", T0, T0 + dt.timedelta(hours=1))
+    with pytest.raises(InvalidValueError):
+        store.building_series_sql("b-1", "consumption", T0.replace(tzinfo=None), T0 + dt.timedelta(hours=1))
+    with pytest.raises(StoreError):
+        TimestreamForecastStore('db"; --', "t", "r", boto3_session=boto3.Session(region_name="eu-central-1"))
+
+
+class _FakeQuery:
+    def __init__(self, pages):
+        self.pages, self.sql = pages, []
+
+    def query(self, QueryString, NextToken=None):
+        self.sql.append(QueryString)
+        return self.pages[int(NextToken or 0)]
+
+
+def _page(rows, token=None):
+    cols = ["target_hour", "yhat", "yhat_lower", "yhat_upper", "issue_time", "model_version", "run_id"]
+    page = {"ColumnInfo": [{"Name": c} for c in cols],
+            "Rows": [{"Data": [{"ScalarValue": str(v)} for v in r]} for r in rows]}
+    if token:
+        page["NextToken"] = token
+    return page
+
+
+def test_query_results_are_parsed_across_pages():
+    fake = _FakeQuery([
+        _page([("2026-06-01T00:00:00Z", 1.5, 1.0, 2.0, "2026-05-31 23:00:00.000000000", "mv", "run-1")], token="1"),
+        _page([("2026-06-01T01:00:00Z", 2.5, 2.0, 3.0, "2026-05-31 23:00:00.000000000", "mv", "run-1")]),
+    ])
+    store = TimestreamForecastStore("edf_db", "forecasts", "recs", query_client=fake,
+                                    boto3_session=boto3.Session(region_name="eu-central-1"))
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=2))
+    assert [p.yhat for p in pts] == [1.5, 2.5] and pts[0].issue_time == ISSUE
+    assert len(fake.sql) == 2

@@ -1,0 +1,255 @@
+"""Apply both stacks for real against the emulated AWS, prove the second plan is empty, run the
+deployed inference workflow, load a run into the deployed forecast store, then destroy.
+
+One module-scoped emulator and staged copy of the stacks; the tests run in file order (apply,
+no-change plan, workflow, loader, destroy). The ingestion stack is stood in for by the buckets and
+config object it would provide, and the AWS SDK for pandas managed layer by a layer published in
+the emulator (moto checks that layer ARNs exist).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from terraform_support import (
+    PLUGIN_DIR,
+    REPO,
+    base_env,
+    emulator_override,
+    outputs,
+    stage,
+    terraform_available,
+    tf,
+    tfvars_args,
+)
+
+from edf.config import load_config
+from edf.data.io import write_parquet
+from edf.data.outputs import FORECAST_COLUMNS
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(1500),
+    pytest.mark.skipif(not terraform_available(), reason="terraform CLI or provider mirror missing"),
+]
+
+CONFIG_KEY = "config/edf_config.yaml"  # terraform variable config_object_key (default)
+TIMINGS: dict[str, float] = {}
+
+
+class _Deployment:
+    def __init__(self, root: Path, aws, cfg, zips: Path, layer_arn: str):
+        self.root, self.aws, self.cfg, self.zips, self.layer_arn = root, aws, cfg, zips, layer_arn
+        self.env = base_env(root / "tfdata")
+        self.outputs: dict[str, dict] = {}
+
+    def stack_dir(self, stack: str) -> Path:
+        return self.root / "repo" / "terraform" / "stacks" / stack
+
+    def stack_env(self, stack: str) -> dict[str, str]:
+        return {**self.env, "TF_DATA_DIR": str(self.root / "tfdata" / stack)}
+
+    def variables(self, stack: str) -> dict:
+        common = {"lambda_zip_dir": str(self.zips), "aws_sdk_pandas_layer_arn": self.layer_arn,
+                  "aws_max_retries": 3}
+        if stack == "training_edf":
+            return {**common, "image_tag": "test", "force_destroy": True}
+        t = self.outputs["training_edf"]
+        return {**common, "sagemaker_execution_role_arn": t["sagemaker_execution_role_arn"],
+                "alerts_topic_arn": t["alerts_topic_arn"], "training_state_machine_arn": t["training_state_machine_arn"],
+                "training_kms_key_arn": t["kms_key_arn"], "store_deletion_protection": False}
+
+    def run(self, stack: str, *args: str, ok_codes=(0,), timeout=900):
+        return tf(list(args), self.stack_dir(stack), self.stack_env(stack), timeout=timeout, ok_codes=ok_codes)
+
+
+def _timed(key: str):
+    class _T:
+        def __enter__(self):
+            self.t0 = time.perf_counter()
+
+        def __exit__(self, *exc):
+            TIMINGS[key] = round(time.perf_counter() - self.t0, 1)
+    return _T()
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory):
+    from edf.local.emulator import EmulatedAWS
+    from edf.packaging import build_all
+
+    root = tmp_path_factory.mktemp("tf-apply")
+    cfg = load_config(None)
+    with _timed("package"):
+        build_all(out_dir=root / "zips")
+    with EmulatedAWS(region=cfg.aws_region) as aws:
+        # What the ingestion stack and CD provide.
+        s3 = aws.client("s3")
+        for bucket in (cfg.processed_bucket, cfg.raw_bucket, cfg.scripts_bucket):
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": cfg.aws_region})
+        s3.put_object(Bucket=cfg.scripts_bucket, Key=CONFIG_KEY, Body=(REPO / "config/edf_config.yaml").read_bytes())
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as zf:
+            zf.writestr("python/README.txt", "stand-in for the AWS SDK for pandas managed layer")
+        layer = aws.client("lambda").publish_layer_version(
+            LayerName="AWSSDKPandas-Python311", Content={"ZipFile": buf.getvalue()}, CompatibleRuntimes=["python3.11"])
+        stage(root / "repo")
+        dep = _Deployment(root, aws, cfg, root / "zips", layer["LayerVersionArn"])
+        for stack in ("training_edf", "inference_edf"):
+            (dep.stack_dir(stack) / "emulator_override.tf").write_text(emulator_override(aws.endpoint_url))
+            dep.run(stack, "init", f"-plugin-dir={PLUGIN_DIR}", f"-backend-config=path={root / (stack + '.tfstate')}")
+        yield dep
+        # Destroy even when a test failed half-way (the destroy test asserts it when all went well).
+        for stack in ("inference_edf", "training_edf"):
+            if (root / f"{stack}.tfstate").exists() and not getattr(dep, f"destroyed_{stack}", False):
+                dep.run(stack, "destroy", "-auto-approve", *tfvars_args(dep.variables(stack)), ok_codes=(0, 1))
+    print("\napply-cycle timings (s):", json.dumps(TIMINGS))
+
+
+def test_apply_training_then_inference(deployment):
+    for stack in ("training_edf", "inference_edf"):
+        with _timed(f"apply_{stack}"):
+            deployment.run(stack, "apply", "-auto-approve", *tfvars_args(deployment.variables(stack)))
+        deployment.outputs[stack] = outputs(deployment.stack_dir(stack), deployment.stack_env(stack))
+    t, i = deployment.outputs["training_edf"], deployment.outputs["inference_edf"]
+    cfg = deployment.cfg
+    assert t["model_package_group_name"] == cfg.model_package_group
+    assert t["config_uri"] == f"s3://{cfg.scripts_bucket}/{CONFIG_KEY}"
+    assert i["forecast_db_type"] == cfg.edf_inference.forecast_db_type
+    aws = deployment.aws
+    machines = {m["name"] for m in aws.client("stepfunctions").list_state_machines()["stateMachines"]}
+    assert {cfg.name(cfg.edf_training_sfn_base), cfg.name(cfg.edf_inference_sfn_base)} <= machines
+    functions = {f["FunctionName"] for f in aws.client("lambda").list_functions()["Functions"]}
+    assert {cfg.name(cfg.lambda_register_edf_func_base), cfg.name(cfg.lambda_get_model_func_base),
+            cfg.name(cfg.lambda_create_sm_model_func_base), cfg.name(cfg.lambda_load_forecasts_func_base)} <= functions
+    sched = aws.client("scheduler").get_schedule(Name=cfg.name(cfg.edf_scheduler_base))
+    assert sched["ScheduleExpression"] == cfg.edf_inference.scheduler_expression
+    assert sched["Target"]["Arn"] == i["inference_state_machine_arn"]
+    for fn in aws.client("lambda").list_functions()["Functions"]:
+        assert fn["TracingConfig"]["Mode"] == "Active", fn["FunctionName"]
+
+
+def test_second_plan_has_no_changes(deployment):
+    for stack in ("training_edf", "inference_edf"):
+        with _timed(f"plan_{stack}"):
+            proc = deployment.run(stack, "plan", "-detailed-exitcode", *tfvars_args(deployment.variables(stack)),
+                                  ok_codes=(0, 2))
+        assert proc.returncode == 0, f"{stack}: second plan wants changes:\n{proc.stdout[-4000:]}"
+
+
+def test_deployed_definitions_equal_the_local_rendering(deployment):
+    """Terraform's templatefile and the local runtime's renderer give the same state machines for the
+    same values: what runs locally is what is deployed."""
+    from edf.local.runtime import LOCAL_ACCOUNT, asl_variables, template_path
+    from edf.local.templates import render_asl_file
+
+    aws, cfg = deployment.aws, deployment.cfg
+    t = deployment.outputs["training_edf"]
+    variables = asl_variables(cfg, account=LOCAL_ACCOUNT, region=cfg.aws_region, image_uri=t["image_uri"],
+                              config_uri=t["config_uri"], sagemaker_role_arn=t["sagemaker_execution_role_arn"],
+                              alerts_topic_arn=t["alerts_topic_arn"])
+    arns = {"training": t["training_state_machine_arn"],
+            "inference": deployment.outputs["inference_edf"]["inference_state_machine_arn"]}
+    for workflow, arn in arns.items():
+        deployed = json.loads(aws.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"])
+        local = render_asl_file(template_path(workflow), variables)
+        assert deployed == local, f"{workflow}: deployed and local definitions differ at {_differences(deployed, local)}"
+
+
+def _differences(a, b, path="$") -> list[str]:
+    """JSON paths where two decoded documents differ (for a readable assertion message)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        out = []
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                out.append(f"{path}.{key} (only in {'local' if key not in a else 'deployed'})")
+            else:
+                out += _differences(a[key], b[key], f"{path}.{key}")
+        return out
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
+def test_deployed_inference_workflow_runs(deployment, tmp_path):
+    """The definition read back from the emulator runs in the local interpreter against the deployed
+    resources. With no approved model in the deployed registry it must stop at
+    GetApprovedEDFModelPackage with the registry's explicit error and notify the deployed topic."""
+    from edf.local.dispatch import make_dispatch
+    from edf.local.functions import workflow_functions
+    from edf.local.lambdas import LocalLambdaInvoker
+    from edf.local.runtime import LOCAL_ACCOUNT
+    from edf.local.sagemaker_runner import LocalSageMakerRunner
+    from edf.local.stepfunctions import LocalStepFunctions
+
+    aws, cfg = deployment.aws, deployment.cfg
+    arn = deployment.outputs["inference_edf"]["inference_state_machine_arn"]
+    definition = json.loads(aws.client("stepfunctions").describe_state_machine(stateMachineArn=arn)["definition"])
+    lam = aws.client("lambda")
+    functions = workflow_functions(cfg)
+    env = {name: lam.get_function_configuration(FunctionName=name)["Environment"]["Variables"] for name in functions}
+    sqs, sns = aws.client("sqs"), aws.client("sns")
+    queue = sqs.create_queue(QueueName="edf-alerts-tf-test")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=deployment.outputs["training_edf"]["alerts_topic_arn"], Protocol="sqs", Endpoint=queue_arn)
+
+    invoker = LocalLambdaInvoker(functions, environment=env, region=cfg.aws_region, account=LOCAL_ACCOUNT)
+    runner = LocalSageMakerRunner(workdir=tmp_path / "jobs", printer=None)
+    sfn = LocalStepFunctions(make_dispatch(runner, invoker), retry_time_scale=0.001, printer=None,
+                             region=cfg.aws_region, account=LOCAL_ACCOUNT)
+    with _timed("inference_workflow"):
+        execution = sfn.run(definition, {"inference_date": "2017-05-01"}, execution_name="tf-apply-check",
+                            state_machine_name=cfg.name(cfg.edf_inference_sfn_base))
+    assert execution.status == "FAILED"
+    entered = [e["name"] for e in execution.history if e.get("type") == "TaskStateEntered" and "name" in e] or \
+        [name for name, _ in execution.state_durations]
+    assert "GetApprovedEDFModelPackage" in entered and "CreateEDFSageMakerModel" not in entered, entered
+    assert "approved" in f"{execution.error} {execution.cause}".lower(), (execution.error, execution.cause)
+    messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+    assert messages, "the failure notification did not reach the Terraform-created alerts topic"
+
+
+def test_deployed_store_accepts_a_run(deployment, tmp_path):
+    """The load Lambda, with the environment Terraform gave it, writes a run into the store table(s)
+    Terraform created (schema drift between storage code and Terraform would fail here)."""
+    from edf.local.lambdas import LocalLambdaInvoker
+    from edf.local.runtime import LOCAL_ACCOUNT
+
+    aws, cfg = deployment.aws, deployment.cfg
+    name = cfg.name(cfg.lambda_load_forecasts_func_base)
+    env = aws.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    issue = dt.datetime(2017, 5, 1, tzinfo=dt.UTC)
+    rows = [{"building_id": b, "grid_area": "north", "series": "consumption", "timestamp_hour": issue + dt.timedelta(hours=h),
+             "origin_time": issue, "lead_hours": h, "yhat": 1.0 + h, "yhat_lower": 0.5, "yhat_upper": 2.0 + h,
+             "strategy": "xgboost", "model_version": "1", "issue_time": issue, "run_id": "edf-2017-05-01"}
+            for b in ("b-1", "b-2") for h in range(1, 4)]
+    frame = pd.DataFrame(rows)[list(FORECAST_COLUMNS)]
+    path = tmp_path / "forecasts.parquet"
+    write_parquet(frame, path)
+    key = "forecast-output/tf-test/run/forecasts/forecasts.parquet"
+    aws.client("s3").upload_file(str(path), cfg.processed_bucket, key)
+    invoker = LocalLambdaInvoker({name: REPO / "lambdas/load_forecasts/handler.py"}, environment={name: env},
+                                 region=cfg.aws_region, account=LOCAL_ACCOUNT)
+    result = invoker.invoke(name, {"forecasts_uri": f"s3://{cfg.processed_bucket}/{key}", "recommendations_uri": None,
+                                   "run_id": "edf-2017-05-01", "model_version": "1"})
+    assert result["forecasts_written"] == len(rows), result
+    assert result["backend"].upper() == env["EDF_FORECAST_DB_TYPE"]
+
+
+def test_destroy_leaves_nothing(deployment):
+    for stack in ("inference_edf", "training_edf"):
+        with _timed(f"destroy_{stack}"):
+            deployment.run(stack, "destroy", "-auto-approve", *tfvars_args(deployment.variables(stack)))
+        setattr(deployment, f"destroyed_{stack}", True)
+    aws = deployment.aws
+    assert aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
+    assert aws.client("lambda").list_functions()["Functions"] == []
+    assert aws.client("scheduler").list_schedules()["Schedules"] == []
+    assert aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []

