@@ -407,6 +407,8 @@ class EDFConfig(_Section):
     edf_training_sfn_base: str
     edf_inference_sfn_base: str
     edf_scheduler_base: str
+    sagemaker_execution_role_base: str = "edf-sagemaker-execution"
+    alerts_topic_base: str = "edf-alerts"
     forecast_db_base: str
     forecast_table_name: str
 

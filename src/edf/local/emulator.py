@@ -52,7 +52,7 @@ _SHADOWED = ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SHARED_CREDENTIALS_FILE"
 
 def alerts_topic_name(cfg: Any) -> str:
     """Name of the alerts SNS topic for the config's environment (``edf-alerts-<env>``), as Terraform names it."""
-    return f"edf-alerts-{cfg.env_suffix}" if cfg.env_suffix else "edf-alerts"
+    return cfg.name(cfg.alerts_topic_base)
 
 
 # --------------------------------------------------------------------------- compatibility layer

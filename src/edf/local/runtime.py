@@ -190,7 +190,7 @@ class LocalRuntime:
 
     @property
     def sagemaker_role_arn(self) -> str:
-        return f"arn:aws:iam::{self.account}:role/{self.cfg.name('edf-sagemaker-execution')}"
+        return f"arn:aws:iam::{self.account}:role/{self.cfg.name(self.cfg.sagemaker_execution_role_base)}"
 
     @property
     def alerts_topic_arn(self) -> str:

@@ -21,8 +21,8 @@ locals {
     model_package_group = "${local.cfg.edf_model_package_group_name_base}-${local.suffix}"
     register_function   = "${local.cfg.lambda_register_edf_func_base}-${local.suffix}"
     training_sfn        = "${local.cfg.edf_training_sfn_base}-${local.suffix}"
-    sagemaker_role      = "edf-sagemaker-execution-${local.suffix}" # edf.local.runtime uses the same name
-    alerts_topic        = "edf-alerts-${local.suffix}"              # edf.local.emulator.alerts_topic_name
+    sagemaker_role      = "${local.cfg.sagemaker_execution_role_base}-${local.suffix}"
+    alerts_topic        = "${local.cfg.alerts_topic_base}-${local.suffix}"
     kms_alias           = "${local.cfg.project_name}-edf-training-${local.suffix}"
   }
 
