@@ -16,6 +16,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 TERRAFORM_DIR = REPO / "terraform"
 STACKS = ("training_edf", "inference_edf")
@@ -37,6 +39,14 @@ class TerraformError(AssertionError):
 
 def terraform_available() -> bool:
     return shutil.which("terraform") is not None and Path(PLUGIN_DIR).is_dir()
+
+
+@pytest.fixture(autouse=True, scope="module")
+def terraform_required():
+    """The infrastructure checks are part of `make test`: a missing toolchain fails, never skips."""
+    if not terraform_available():
+        pytest.fail("terraform CLI or the AWS provider mirror (TF_PLUGIN_DIR) is missing; "
+                    "`make test` needs both (see the README, Tests and benchmarks)")
 
 
 def base_env(data_dir: Path, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -25,7 +25,7 @@ from terraform_support import (
     emulator_override,
     outputs,
     stage,
-    terraform_available,
+    terraform_required,  # noqa: F401 - autouse fixture: fail, never skip, without terraform
     tf,
     tfvars_args,
 )
@@ -37,7 +37,6 @@ from edf.data.outputs import FORECAST_COLUMNS
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(1500),
-    pytest.mark.skipif(not terraform_available(), reason="terraform CLI or provider mirror missing"),
 ]
 
 CONFIG_KEY = "config/edf_config.yaml"  # terraform variable config_object_key (default)

@@ -12,7 +12,7 @@ from terraform_support import (
     base_env,
     emulator_override,
     stage,
-    terraform_available,
+    terraform_required,  # noqa: F401 - autouse fixture: fail, never skip, without terraform
     tf,
     tfvars_args,
 )
@@ -23,7 +23,6 @@ from edf.packaging import load_function_specs
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.timeout(900),
-    pytest.mark.skipif(not terraform_available(), reason="terraform CLI or provider mirror missing"),
 ]
 
 ACCOUNT = "123456789012"

@@ -12,11 +12,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from terraform_support import PLUGIN_DIR, REPO, STACKS, TERRAFORM_DIR, base_env, terraform_available, tf
+from terraform_support import (  # noqa: F401 - terraform_required is an autouse fixture
+    PLUGIN_DIR,
+    REPO,
+    STACKS,
+    TERRAFORM_DIR,
+    base_env,
+    terraform_required,
+    tf,
+)
 
 from edf.local.templates import template_variables
-
-pytestmark = pytest.mark.skipif(not terraform_available(), reason="terraform CLI or provider mirror missing")
 
 CHECKOV_VENV = REPO / ".venv-checkov"
 
@@ -123,7 +129,7 @@ def _checkov() -> Path:
     if not exe.exists():
         proc = subprocess.run(["make", ".venv-checkov"], cwd=REPO, capture_output=True, text=True, timeout=900)
         if proc.returncode != 0 or not exe.exists():
-            pytest.skip(f"cannot create .venv-checkov (package index unreachable?): {proc.stderr[-500:]}")
+            pytest.fail(f"cannot create .venv-checkov (`make .venv-checkov`): {proc.stderr[-500:]}")
     return exe
 
 
