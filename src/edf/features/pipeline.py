@@ -26,6 +26,7 @@ import logging
 from dataclasses import dataclass
 
 import pandas as pd
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -173,9 +174,13 @@ def features_for_origins(
     origin's features — only as the row's actuals.
     """
     series = cast_processed(series)
-    max_origin = origins.agg(F.max(ORIGIN)).first()[0]
+    # The target-hour span comes from the (small) origins frame, so the known covariates below can
+    # be prepared without running the feature plan itself.
+    first_origin, max_origin = origins.agg(F.min(ORIGIN), F.max(ORIGIN)).first()
     if max_origin is None:
         raise ValueError("no forecast origins to build features for (too little history?)")
+    span = (pd.Timestamp(first_origin, tz="UTC"),
+            pd.Timestamp(max_origin, tz="UTC") + pd.Timedelta(hours=horizon_hours - 1))
     last = origins.groupBy(c.BUILDING_ID).agg(
         (F.max(ORIGIN) + F.make_dt_interval(F.lit(0), F.lit(horizon_hours - 1))).alias("_last"))
     last = last.join(series.groupBy(c.BUILDING_ID).agg(F.max(c.TIMESTAMP).alias("_seen")), c.BUILDING_ID).select(
@@ -239,11 +244,21 @@ def features_for_origins(
     if fe.imputation_value is not None:
         rows = rows.fillna(float(fe.imputation_value), subset=lag_cols + roll_names)
 
-    return _add_known_covariates(spark, rows, topology, fe)
+    _warn_unknown_buildings(origins, topology)
+    return _add_known_covariates(spark, rows, topology, fe, *span)
 
 
-def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.DataFrame, fe: FeatureEngConfig) -> DataFrame:
-    """Calendar (local time), holidays, topology and solar geometry for each target hour."""
+def _warn_unknown_buildings(origins: DataFrame, topology: pd.DataFrame) -> None:
+    known = topology[c.BUILDING_ID].tolist()
+    unknown = origins.select(c.BUILDING_ID).distinct().where(~F.col(c.BUILDING_ID).isin(known)).limit(5).collect()
+    if unknown:
+        log.warning("buildings without topology (UTC calendar, no holidays, no solar geometry): %s",
+                    [r[0] for r in unknown])
+
+
+def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.DataFrame, fe: FeatureEngConfig,
+                          start: pd.Timestamp, end: pd.Timestamp) -> DataFrame:
+    """Calendar (local time), holidays, topology and solar geometry for each target hour in [start, end]."""
     topo = _topology_frame(spark, topology)
     rows = rows.join(F.broadcast(topo), c.BUILDING_ID, "left")
     local = F.from_utc_timestamp(F.col(c.TIMESTAMP), F.coalesce(F.col("timezone"), F.lit("UTC")))
@@ -258,8 +273,6 @@ def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.Dat
     rows = rows.select("*", *[calendar[name].alias(name) for name in fe.time_features],
                        F.to_date(local).alias("_local_date"))
 
-    span = rows.agg(F.min(c.TIMESTAMP), F.max(c.TIMESTAMP)).first()
-    start, end = pd.Timestamp(span[0], tz="UTC"), pd.Timestamp(span[1], tz="UTC")
     hol = holiday_table(topology, start, end)
     if hol.empty:
         rows = rows.withColumn(c.HOLIDAY, F.lit(0))
@@ -273,11 +286,6 @@ def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.Dat
     geometry = _solar_geometry(spark, topology, start, end)
     rows = rows.join(F.broadcast(geometry) if geometry.rdd.getNumPartitions() <= 64 else geometry,
                      ["latitude", "longitude", c.TIMESTAMP], "left")
-    known = topology[c.BUILDING_ID].tolist()
-    unknown = rows.select(c.BUILDING_ID).distinct().where(~F.col(c.BUILDING_ID).isin(known)).limit(5).collect()
-    if unknown:
-        log.warning("buildings without topology (UTC calendar, no holidays, no solar geometry): %s",
-                    [r[0] for r in unknown])
     leading = [*KEY_COLUMNS, *MEASURED]
     return rows.select(*leading, *[col for col in rows.columns if col not in leading])
 
@@ -291,6 +299,11 @@ class TrainingFeatures:
     train: DataFrame
     eval: DataFrame
     split_time: dt.datetime  # first evaluation origin; no training target is at or after it
+    rows: DataFrame | None = None  # persisted rows both sets filter; release() once they are written
+
+    def release(self) -> None:
+        if self.rows is not None:
+            self.rows.unpersist()
 
 
 def training_origins(series: DataFrame, fe: FeatureEngConfig, horizon_hours: int) -> DataFrame:
@@ -321,11 +334,12 @@ def build_training_features(
         raise ValueError(f"too little history: every building needs more than {fe.min_history_days} days "
                          "before its first forecast origin")
     split = last_origin - dt.timedelta(days=fe.eval_days - 1)
-    rows = features_for_origins(spark, series, origins, topology, fe, horizon)
+    # persisted: the train and eval writes would otherwise each run the whole feature plan
+    rows = features_for_origins(spark, series, origins, topology, fe, horizon).persist(StorageLevel.MEMORY_AND_DISK)
     split_lit = F.lit(split).cast("timestamp")
     train = rows.where((F.col(ORIGIN) < split_lit) & (F.col(c.TIMESTAMP) < split_lit))
     evaluation = rows.where(F.col(ORIGIN) >= split_lit)
-    return TrainingFeatures(train=train, eval=evaluation, split_time=split)
+    return TrainingFeatures(train=train, eval=evaluation, split_time=split, rows=rows)
 
 
 def latest_weather_forecast(weather_forecast: DataFrame, origin: dt.datetime) -> DataFrame:

@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> dict:
         feats = build_training_features(spark, processed, topology, fe)
         write_parquet(feats.train, out / "train")
         write_parquet(feats.eval, out / "eval")
+        feats.release()
         # the cleaned hourly series, for sequence models and baselines that need raw history
         write_parquet(processed, out / "series")
         train_rows = spark_read_parquet(spark, out / "train").count()
