@@ -27,8 +27,9 @@ import uuid
 from edf.config import load_config
 from edf.serving import b2b
 from edf.serving.api import Dependencies, set_dependencies
-from edf.serving.tenants import TenantRegistry, local_registry
+from edf.serving.tenants import TenantRegistry
 from edf.storage.sample import synthetic_rows
+from edf_local.gateway import local_registry
 
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 ISSUE = T0 - dt.timedelta(hours=1)
@@ -92,8 +93,8 @@ def run_latency(cfg, store, buildings: int, hours: int, iterations: int, label: 
 
 
 def bench_rds(cfg, args) -> None:
-    from edf.storage.local_postgres import start_local_postgres
     from edf.storage.postgres import PostgresForecastStore
+    from edf_local.postgres import start_local_postgres
 
     server = start_local_postgres()
     try:

@@ -2,12 +2,18 @@
 
 Command modules are imported lazily by name so ``edf --help`` stays fast and a missing optional
 extra (e.g. Spark) breaks only the commands that need it, with a message saying which extra.
+
+Commands that only make sense on a laptop (``demo``, ``workflow``, ``serve``, ``local``) live in the
+sibling package ``edf_local`` and arrive as plugins through the ``edf.commands`` entry-point group:
+``edf`` never imports ``edf_local``, so the Lambda zips and the job image, which ship ``edf`` alone,
+still have a working ``edf`` command without them.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import sys
 
@@ -15,14 +21,18 @@ import sys
 COMMAND_MODULES = (
     "edf.commands.data",
     "edf.commands.features",
-    "edf.commands.demo",
     "edf.commands.backtest",
-    "edf.commands.serve",
     "edf.commands.models",
-    "edf.commands.workflow",
     "edf.commands.monitor",
     "edf.commands.optimization",
 )
+PLUGIN_GROUP = "edf.commands"
+
+
+def plugin_modules() -> list[str]:
+    """Command modules other installed packages contribute (entry points of ``edf.commands``)."""
+    found = importlib.metadata.entry_points(group=PLUGIN_GROUP)
+    return [ep.value for ep in sorted(found, key=lambda ep: ep.name)]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for name in plugin_modules():
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:  # a plugin whose package is absent from this install (e.g. the job image)
+            logging.getLogger(__name__).debug("command plugin %s not available: %s", name, exc)
+            continue
+        module.register(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""`edf monitor --local` for real: train -> approve -> infer with held-back days -> accuracy report.
+"""`edf local monitor` for real: train -> approve -> infer with held-back days -> accuracy report.
 
 Two homes and a 35-day training window keep it short (Spark start-up dominates). The bundled data
 ends at 2017-08-01 06:00 UTC, so with three held-back days the forecast covers 2017-07-30 .. 08-01:
@@ -40,7 +40,7 @@ def report(tmp_path_factory):
     config.write_text(yaml.safe_dump(deep_merge(yaml.safe_load(Path(DEFAULT_CONFIG_PATH).read_text()), OVERRIDES),
                                      sort_keys=False))
     out = tmp / "report"
-    rc = main(["monitor", "--local", "--config", str(config), "--buildings", *BUILDINGS,
+    rc = main(["local", "monitor", "--config", str(config), "--buildings", *BUILDINGS,
                "--hold-back-days", str(HOLD_BACK_DAYS), "--train-days", "35", "--strategy", "xgboost",
                "--output", str(out), "--workdir", str(tmp / "work")])
     assert rc == 0

@@ -16,9 +16,9 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from edf.serving.local_server import local_token, start_server
 from edf.storage.dynamodb import DynamoDBForecastStore
 from edf.storage.sample import sample_run
+from edf_local.gateway import local_token, start_server
 
 pytestmark = pytest.mark.slow
 DAY = dt.date(2026, 6, 2)

@@ -45,7 +45,7 @@ REASON = _double_reason()
 
 @pytest.fixture(scope="module")
 def rt(tmp_path_factory):
-    from edf.local.runtime import LocalRuntime
+    from edf_local.runtime import LocalRuntime
 
     runtime = LocalRuntime(config_overrides=CONFIG_OVERRIDES, buildings=BUILDINGS,
                            workdir=tmp_path_factory.mktemp("edf-local"),

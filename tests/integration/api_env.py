@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import boto3
 
-from edf.serving.local_server import local_token, start_server
 from edf.storage.base import RecommendationRow
 from edf.storage.dynamodb import DynamoDBForecastStore
 from edf.storage.sample import synthetic_rows
+from edf_local.gateway import local_token, start_server
 
 DAY = dt.date(2026, 6, 1)
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)

@@ -197,7 +197,7 @@ def test_gateway_stand_in_routes(env):
 def test_print_usage_gives_working_curls(env, capsys):
     import shlex
 
-    from edf.serving.local_server import print_usage
+    from edf_local.gateway import print_usage
 
     print_usage(env.base_url, server=env.server, grid_area="north", date=DAY)
     out = capsys.readouterr().out

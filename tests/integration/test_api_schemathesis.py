@@ -19,7 +19,7 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from edf.serving.local_server import OPENAPI_PATH
+from edf_local.gateway import OPENAPI_PATH
 
 pytestmark = pytest.mark.slow
 EXAMPLES = 20

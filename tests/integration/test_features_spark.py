@@ -14,15 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from edf.features.pipeline import (
-    KEY_COLUMNS,
-    MEASURED,
-    build_inference_features,
-    build_training_features,
-    feature_columns,
-    features_for_origins,
-    lag_name,
-)
+from edf.data.feature_names import KEY_COLUMNS, MEASURED, feature_columns, lag_name
+from edf.features.pipeline import build_inference_features, build_training_features, features_for_origins
 from edf.features.spark_session import from_pandas, to_pandas_utc
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow]

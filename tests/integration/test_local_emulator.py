@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from edf.local.emulator import EmulatedAWS, alerts_topic_name
+from edf_local.emulator import EmulatedAWS, alerts_topic_name
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_compat_layer_passes_other_calls_to_moto(aws):
 
 
 def test_add_compat_handler_extends_the_layer(aws):
-    from edf.local.emulator import COMPAT_HANDLERS, CompatError, add_compat_handler
+    from edf_local.emulator import COMPAT_HANDLERS, CompatError, add_compat_handler
 
     def handler(body, region, emulator):
         if body.get("ModelPackageGroupName") == "bad":

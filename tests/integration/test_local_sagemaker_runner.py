@@ -10,12 +10,12 @@ from pathlib import Path
 import boto3
 import pytest
 
-from edf.local.dispatch import make_dispatch
-from edf.local.emulator import EmulatedAWS
-from edf.local.errors import TaskFailed
-from edf.local.lambdas import LocalLambdaInvoker
-from edf.local.sagemaker_runner import LocalSageMakerRunner
-from edf.local.stepfunctions import LocalStepFunctions
+from edf_local.dispatch import make_dispatch
+from edf_local.emulator import EmulatedAWS
+from edf_local.errors import TaskFailed
+from edf_local.lambdas import LocalLambdaInvoker
+from edf_local.sagemaker_runner import LocalSageMakerRunner
+from edf_local.stepfunctions import LocalStepFunctions
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "local_runtime"
 BUCKET = "edf-local-runner-test"

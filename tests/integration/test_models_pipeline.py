@@ -61,7 +61,8 @@ def test_prophet_on_spark_round_trip(feats, small, fast_cfg, tmp_path):
 @pytest.fixture(scope="module")
 def origin_rows(spark, small, topology, fast_cfg):
     """Features for one origin from the data as is and with every measurement at/after it perturbed."""
-    from edf.features.pipeline import ORIGIN, features_for_origins
+    from edf.data.feature_names import ORIGIN
+    from edf.features.pipeline import features_for_origins
     from edf.features.spark_session import from_pandas, to_pandas_utc
 
     origin = pd.Timestamp("2017-03-25", tz="UTC")

@@ -122,7 +122,7 @@ class _Execution:
 
 
 class FakeRuntime:
-    """Stands in for edf.local.runtime.LocalRuntime: records the workflow runs the command asks for."""
+    """Stands in for edf_local.runtime.LocalRuntime: records the workflow runs the command asks for."""
 
     runs: list = []
 
@@ -149,7 +149,7 @@ class FakeRuntime:
 def test_edf_monitor_local_holds_back_days_and_scores_the_run(tmp_path, monkeypatch, capsys):
     """The --local wiring: train, approve, infer `hold-back-days` before the data end, score that run."""
     import edf.commands.models as models_cmd
-    import edf.local.runtime as runtime_mod
+    import edf_local.runtime as runtime_mod
     from edf.cli import main
 
     forecasts, actuals = _data()
@@ -168,7 +168,7 @@ def test_edf_monitor_local_holds_back_days_and_scores_the_run(tmp_path, monkeypa
     import boto3
 
     monkeypatch.setattr(boto3, "client", lambda *a, **k: object())
-    rc = main(["monitor", "--local", "--buildings", "h1", "--hold-back-days", "3", "--strategy", "xgboost",
+    rc = main(["local", "monitor", "--buildings", "h1", "--hold-back-days", "3", "--strategy", "xgboost",
                "--output", str(tmp_path / "r")])
     assert rc == 0
     # training ends where the held-back days start: the model never sees the actuals it is scored on

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from store_contract import ISSUE1, T0, check_store
 
-from edf.storage.local_postgres import start_local_postgres
 from edf.storage.postgres import PostgresForecastStore
 from edf.storage.sample import synthetic_rows
+from edf_local.postgres import start_local_postgres
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 

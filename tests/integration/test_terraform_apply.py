@@ -81,8 +81,8 @@ def _timed(key: str):
 
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
-    from edf.local.emulator import EmulatedAWS
     from edf.packaging import build_all
+    from edf_local.emulator import EmulatedAWS
 
     root = tmp_path_factory.mktemp("tf-apply")
     cfg = load_config(None)
@@ -146,8 +146,8 @@ def test_second_plan_has_no_changes(deployment):
 def test_deployed_definitions_equal_the_local_rendering(deployment):
     """Terraform's templatefile and the local runtime's renderer give the same state machines for the
     same values: what runs locally is what is deployed."""
-    from edf.local.runtime import LOCAL_ACCOUNT, asl_variables, template_path
-    from edf.local.templates import render_asl_file
+    from edf_local.runtime import LOCAL_ACCOUNT, asl_variables, template_path
+    from edf_local.templates import render_asl_file
 
     aws, cfg = deployment.aws, deployment.cfg
     t = deployment.outputs["training_edf"]
@@ -181,12 +181,12 @@ def test_deployed_inference_workflow_runs(deployment, tmp_path):
     """The definition read back from the emulator runs in the local interpreter against the deployed
     resources. With no approved model in the deployed registry it must stop at
     GetApprovedEDFModelPackage with the registry's explicit error and notify the deployed topic."""
-    from edf.local.dispatch import make_dispatch
-    from edf.local.functions import workflow_functions
-    from edf.local.lambdas import LocalLambdaInvoker
-    from edf.local.runtime import LOCAL_ACCOUNT
-    from edf.local.sagemaker_runner import LocalSageMakerRunner
-    from edf.local.stepfunctions import LocalStepFunctions
+    from edf_local.dispatch import make_dispatch
+    from edf_local.functions import workflow_functions
+    from edf_local.lambdas import LocalLambdaInvoker
+    from edf_local.runtime import LOCAL_ACCOUNT
+    from edf_local.sagemaker_runner import LocalSageMakerRunner
+    from edf_local.stepfunctions import LocalStepFunctions
 
     aws, cfg = deployment.aws, deployment.cfg
     arn = deployment.outputs["inference_edf"]["inference_state_machine_arn"]
@@ -218,8 +218,8 @@ def test_deployed_inference_workflow_runs(deployment, tmp_path):
 def test_deployed_store_accepts_a_run(deployment, tmp_path):
     """The load Lambda, with the environment Terraform gave it, writes a run into the store table(s)
     Terraform created (schema drift between storage code and Terraform would fail here)."""
-    from edf.local.lambdas import LocalLambdaInvoker
-    from edf.local.runtime import LOCAL_ACCOUNT
+    from edf_local.lambdas import LocalLambdaInvoker
+    from edf_local.runtime import LOCAL_ACCOUNT
 
     aws, cfg = deployment.aws, deployment.cfg
     name = cfg.name(cfg.lambda_load_forecasts_func_base)

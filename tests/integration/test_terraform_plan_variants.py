@@ -30,7 +30,7 @@ ACCOUNT = "123456789012"
 
 @pytest.fixture(scope="module")
 def planner(tmp_path_factory):
-    from edf.local.emulator import EmulatedAWS
+    from edf_local.emulator import EmulatedAWS
 
     root = tmp_path_factory.mktemp("tf-plan")
     cfg = load_config(None)

@@ -22,7 +22,7 @@ from terraform_support import (  # noqa: F401 - terraform_required is an autouse
     tf,
 )
 
-from edf.local.templates import template_variables
+from edf_local.templates import template_variables
 
 CHECKOV_VENV = REPO / ".venv-checkov"
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from edf.local.asl import validate_asl
-from edf.local.errors import TaskFailed
-from edf.local.runtime import asl_variables, template_path
-from edf.local.stepfunctions import LocalStepFunctions
-from edf.local.templates import render_asl_file, template_variables
+from edf_local.asl import validate_asl
+from edf_local.errors import TaskFailed
+from edf_local.runtime import asl_variables, template_path
+from edf_local.stepfunctions import LocalStepFunctions
+from edf_local.templates import render_asl_file, template_variables
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "eu-central-1"
@@ -329,7 +329,7 @@ def test_transient_lambda_errors_are_retried(definitions):
 
 # ------------------------------------------------------------------ local runtime helpers
 def test_every_invoked_function_maps_to_a_handler_file(cfg, definitions):
-    from edf.local.functions import workflow_functions
+    from edf_local.functions import workflow_functions
 
     functions = workflow_functions(cfg)
     assert all(path.is_file() for path in functions.values()), functions
@@ -341,7 +341,7 @@ def test_every_invoked_function_maps_to_a_handler_file(cfg, definitions):
 def test_day_after_data_is_the_next_utc_date():
     import pandas as pd
 
-    from edf.local.runtime import day_after_data
+    from edf_local.runtime import day_after_data
 
     frame = pd.DataFrame({"timestamp_hour": pd.to_datetime(["2017-07-31 22:00", "2017-08-01 06:00"], utc=True)})
     assert day_after_data(frame) == "2017-08-02"

@@ -38,7 +38,10 @@ def test_dockerfile_contract():
     assert "openjdk" in text  # PySpark needs a JVM
     # The build context is the repository root: .dockerignore sends only what the image needs.
     dockerignore = [ln for ln in (REPO / ".dockerignore").read_text().splitlines() if ln and not ln.startswith("#")]
-    assert dockerignore[0] == "*" and "!src/" in dockerignore and "!pyproject.toml" in dockerignore
+    assert dockerignore[0] == "*" and "!src/edf/" in dockerignore and "!pyproject.toml" in dockerignore
+    # what ships, not what emulates: the local runtime package never enters the build context or the image
+    assert not any(line.startswith("!src/") and line != "!src/edf/" for line in dockerignore)
+    assert re.findall(r"^COPY (src\S*) ", text, flags=re.M) == ["src/edf"]
     for copied in re.findall(r"^COPY (?:--chmod=\d+ )?(containers/edf/\S+)", text, flags=re.M):
         assert f"!{copied}" in dockerignore, copied
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from edf.local import jsonpath
-from edf.local.asl import asl_diagnostics, validate_asl
-from edf.local.templates import TemplateError, render_asl, template_variables
+from edf_local import jsonpath
+from edf_local.asl import asl_diagnostics, validate_asl
+from edf_local.templates import TemplateError, render_asl, template_variables
 
 GOOD = {
     "Comment": "ok",

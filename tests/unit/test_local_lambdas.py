@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from edf.local.dispatch import make_dispatch, snake_case
-from edf.local.errors import TaskFailed
-from edf.local.lambdas import LocalLambdaInvoker, function_name_from
-from edf.local.stepfunctions import LocalStepFunctions
+from edf_local.dispatch import make_dispatch, snake_case
+from edf_local.errors import TaskFailed
+from edf_local.lambdas import LocalLambdaInvoker, function_name_from
+from edf_local.stepfunctions import LocalStepFunctions
 
 FIX = Path(__file__).resolve().parents[1] / "fixtures" / "local_runtime" / "lambdas"
 

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from edf.local.errors import TaskFailed
-from edf.local.stepfunctions import InvalidDefinition, LocalStepFunctions
+from edf_local.errors import TaskFailed
+from edf_local.stepfunctions import InvalidDefinition, LocalStepFunctions
 
 
 class Recorder:

@@ -118,3 +118,19 @@ def test_functions_json_lists_every_handler_in_the_repository():
     assert specs["load_forecasts"].pandas_layer
     for spec in specs.values():
         assert not {r.lower() for r in spec.requirements} & (pk.RUNTIME_PROVIDED | pk.PANDAS_LAYER_PROVIDED)
+
+
+@pytest.mark.slow
+def test_deployed_zips_carry_no_emulation_module(tmp_path):
+    """`make package` (python -m edf.packaging) on the real handlers: edf only, nothing of edf_local or moto."""
+    from edf.packaging.__main__ import main
+
+    assert main(["--out", str(tmp_path), "--only", "load_forecasts", "b2c_api"]) == 0
+    for name in ("load_forecasts", "b2c_api"):
+        with zipfile.ZipFile(tmp_path / f"{name}.zip") as zf:
+            names = zf.namelist()
+        assert "edf/storage/lambda_load.py" in names or "edf/serving/b2c.py" in names
+        top = {n.split("/", 1)[0] for n in names}
+        assert not top & {"edf_local", "moto"}, f"{name}: emulation in the zip: {sorted(top & {'edf_local', 'moto'})}"
+        emulation = [n for n in names if n.startswith("edf/") and ("local" in n.split("/")[-1] or "/local/" in n)]
+        assert emulation == [], f"{name}: emulation modules in the zip: {emulation}"

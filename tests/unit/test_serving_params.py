@@ -12,9 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edf.serving import params
-from edf.serving.local_auth import TokenError, issue_token, verify_token
 from edf.serving.params import ApiError
-from edf.serving.tenants import TenantRegistry, key_hash, local_registry
+from edf.serving.tenants import TenantRegistry, key_hash
+from edf_local.auth import TokenError, issue_token, verify_token
+from edf_local.gateway import local_registry
 
 
 @pytest.mark.parametrize("value", ["2026-06-01T00:00:00Z", "2026-06-01T02:00:00+02:00", "2026-06-01T00:00Z",

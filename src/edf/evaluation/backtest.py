@@ -55,7 +55,8 @@ def prepare(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, hori
     """Build training and backtest feature rows with the shared feature pipeline."""
     from pyspark.sql import functions as F
 
-    from edf.features.pipeline import ORIGIN, features_for_origins, training_origins
+    from edf.data.feature_names import ORIGIN
+    from edf.features.pipeline import features_for_origins, training_origins
     from edf.features.spark_session import from_pandas, to_pandas_utc
 
     if horizon_hours < 1 or horizon_hours > 168:

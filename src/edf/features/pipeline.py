@@ -33,20 +33,22 @@ from pyspark.sql import types as T
 
 from edf.config import FeatureEngConfig
 from edf.data import contract as c
+from edf.data.feature_names import (
+    KEY_COLUMNS,
+    LEAD,
+    MEASURED,
+    ORIGIN,
+    PROFILE_DAYS,
+    TOPOLOGY_FEATURES,
+    lag_name,
+    profile_names,
+    roll_name,
+    seasonal_naive_name,
+)
 from edf.data.holidays import holiday_table
 
 log = logging.getLogger(__name__)
 
-ORIGIN = "origin_time"
-LEAD = "lead_hours"
-KEY_COLUMNS = (c.BUILDING_ID, ORIGIN, c.TIMESTAMP, LEAD)
-MEASURED = (c.CONSUMPTION, c.SOLAR)  # only known up to the origin
-KNOWN_AHEAD = c.WEATHER_COLUMNS  # known for the horizon through the weather forecast
-TOPOLOGY_FEATURES = ("building_type", "pv_capacity_kw", "battery_capacity_kwh", "latitude", "longitude",
-                     "timezone", "grid_area")
-PROFILE_DAYS = 7
-_PREFIX = {c.CONSUMPTION: "consumption", c.SOLAR: "solar", c.TEMPERATURE: "temperature",
-           c.GHI: "solar_irradiance_ghi", c.HUMIDITY: "humidity"}
 _AGG = {"avg": F.avg, "stddev": F.stddev_samp, "min": F.min, "max": F.max, "sum": F.sum}
 
 PROCESSED_SCHEMA = T.StructType([
@@ -59,40 +61,6 @@ PROCESSED_SCHEMA = T.StructType([
     T.StructField(c.HUMIDITY, T.DoubleType(), True),
     T.StructField(c.HOLIDAY, T.IntegerType(), True),
 ])
-
-
-def prefix(column: str) -> str:
-    return _PREFIX[column]
-
-
-def lag_name(column: str, k: int) -> str:
-    return f"{prefix(column)}_lag_{k}h"
-
-
-def roll_name(column: str, agg: str, w: int) -> str:
-    return f"{prefix(column)}_roll_{agg}_{w}h"
-
-
-def profile_names(target: str) -> tuple[str, str, str]:
-    p = prefix(target)
-    return f"{p}_profile_mean_7d", f"{p}_profile_std_7d", f"{p}_profile_count_7d"
-
-
-def seasonal_naive_name(target: str) -> str:
-    return f"{prefix(target)}_same_hour_last_week"
-
-
-def feature_columns(fe: FeatureEngConfig) -> list[str]:
-    """Every model-usable column the pipeline emits (keys and actuals excluded)."""
-    cols = list(fe.time_features) + [c.HOLIDAY, *c.WEATHER_COLUMNS, LEAD, "solar_elevation_deg",
-                                      "clearsky_ghi", "pv_capacity_kw", "battery_capacity_kwh"]
-    for col, lags in fe.lag_features.items():
-        cols += [lag_name(col, k) for k in lags]
-    for col, spec in fe.rolling_window_features.items():
-        cols += [roll_name(col, a, w) for w in spec.windows for a in spec.aggs]
-    for target in MEASURED:
-        cols += [*profile_names(target), seasonal_naive_name(target)]
-    return list(dict.fromkeys(cols))
 
 
 def cast_processed(df: DataFrame) -> DataFrame:

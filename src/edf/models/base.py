@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from edf.data import contract as c
-from edf.features.pipeline import KEY_COLUMNS
+from edf.data.feature_names import KEY_COLUMNS
 
 log = logging.getLogger(__name__)
 

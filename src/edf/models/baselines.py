@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from edf.data import contract as c
-from edf.features.pipeline import profile_names, seasonal_naive_name
+from edf.data.feature_names import profile_names, seasonal_naive_name
 from edf.models.base import ForecastModel, normal_z
 
 STATE_FILE = "baseline_state.json"

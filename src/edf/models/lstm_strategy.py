@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from edf.data import contract as c
-from edf.features.pipeline import LEAD, ORIGIN, profile_names, seasonal_naive_name
+from edf.data.feature_names import LEAD, ORIGIN, profile_names, seasonal_naive_name
 from edf.models.base import ForecastModel, ModelError
 
 MODEL_FILE = "lstm_model.pt"

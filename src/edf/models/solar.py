@@ -116,7 +116,7 @@ def add_recent_performance(rows: pd.DataFrame, series: pd.DataFrame | None, orie
     if series is None or series.empty or target not in series.columns or "latitude" not in rows.columns:
         out["physical_forecast"] = np.nan
         return out
-    from edf.features.pipeline import ORIGIN
+    from edf.data.feature_names import ORIGIN
 
     geo = rows.groupby(c.BUILDING_ID)[["latitude", "longitude"]].first()
     hist = series[series[c.BUILDING_ID].isin(geo.index) & series[target].notna()].copy()

@@ -79,17 +79,3 @@ class CachedRegistry:
         if self._reg is None or time.monotonic() - self._at > self.ttl:
             self._reg, self._at = TenantRegistry.load(self.uri), time.monotonic()
         return self._reg
-
-
-def local_registry(grid_areas: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Local-only tenants, one per grid area, with well-known keys ``edf-local-<area>``.
-
-    Returns the registry document and ``{tenant_id: api_key}`` (the local server prints the keys).
-    """
-    tenants, keys = [], {}
-    for area in sorted(set(grid_areas)):
-        tid, key = f"tenant-{area}", f"edf-local-{area}"
-        tenants.append({"tenant_id": tid, "name": f"Local tenant for {area}", "grid_areas": [area],
-                        "api_key_ids": [], "api_key_sha256": [key_hash(key)]})
-        keys[tid] = key
-    return {"tenants": tenants}, keys

@@ -18,7 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from edf.local import intrinsics, jsonpath
+from edf_local import intrinsics, jsonpath
+from edf_local.choice import COMPARISON_OPERATORS
 
 _COMMON = {"Type", "Comment", "QueryLanguage"}
 _IO = {"InputPath", "OutputPath"}
@@ -254,8 +255,6 @@ def _retry_or_catch(entry: Any, where: str, allowed: set[str], bad: Any) -> None
 
 
 def _rule(rule: Any, where: str, bad: Any, top: bool = False) -> None:
-    from edf.local.stepfunctions import COMPARISON_OPERATORS
-
     if not isinstance(rule, dict):
         bad(where, "a Choice rule must be a JSON object")
         return

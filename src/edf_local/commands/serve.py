@@ -7,17 +7,7 @@ import datetime as dt
 import os
 import time
 
-
-def _local_group(sub: argparse._SubParsersAction) -> argparse._SubParsersAction:
-    """The ``edf local`` sub-command group, shared with other areas if one already made it."""
-    existing = sub.choices.get("local")
-    if existing is not None:
-        for action in existing._actions:
-            if isinstance(action, argparse._SubParsersAction):
-                return action
-    local = sub.add_parser("local", help="helpers for the local emulation (tokens, ...)",
-                           description="Helpers for running EDF on this machine.")
-    return local.add_subparsers(dest="local_command", metavar="LOCAL_COMMAND", required=True)
+from edf_local.commands.group import local_group
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default=None, help="config path or s3:// URI (default: the repository config)")
     p.set_defaults(func=_serve)
 
-    local = _local_group(sub)
+    local = local_group(sub)
     t = local.add_parser("token", help="print a resident token for a building (local Cognito stand-in)",
                          description="Print an HS256 token signed with the local key "
                          "(edf_serving.local_signing_key_path) that `edf serve` accepts as a Cognito ID token "
@@ -51,8 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _token(args: argparse.Namespace) -> int:
     from edf.cli import CommandError
     from edf.config import load_config
-    from edf.serving.local_server import local_token
     from edf.serving.params import ApiError
+    from edf_local.gateway import local_token
 
     try:
         print(local_token(load_config(args.config), args.building, args.timezone))
@@ -64,8 +54,8 @@ def _token(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from edf.cli import CommandError
     from edf.config import load_config
-    from edf.serving.local_server import print_usage, start_server
     from edf.storage import StoreError, open_store
+    from edf_local.gateway import print_usage, start_server
 
     cfg = load_config(args.config)
     backend = args.backend or cfg.edf_storage.local_backend

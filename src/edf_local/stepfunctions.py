@@ -6,19 +6,19 @@ parts of the language our definitions use, with the service's semantics:
 
 * states: Task, Choice, Pass, Wait, Succeed, Fail, Parallel, Map (iterations run sequentially);
 * data flow: InputPath -> Parameters -> (task) -> ResultSelector -> ResultPath -> OutputPath, with
-  ``"key.$"`` paths, intrinsic functions (see :mod:`edf.local.intrinsics`) and the context object
+  ``"key.$"`` paths, intrinsic functions (see :mod:`edf_local.intrinsics`) and the context object
   (``$$.Execution.*``, ``$$.StateMachine.*``, ``$$.State.*``, ``$$.Map.Item.*``);
 * errors: Retry (ErrorEquals incl. ``States.ALL``/``States.TaskFailed``, IntervalSeconds x
   BackoffRate^n capped by MaxDelaySeconds, MaxAttempts) and Catch (ResultPath with {Error, Cause});
   ``States.Runtime`` (bad paths, no Choice matched is ``States.NoChoiceMatched``) is never retried
   or caught, as in AWS.
 
-Not implemented (rejected by :func:`edf.local.asl.validate_asl` or ignored as noted): JSONata,
+Not implemented (rejected by :func:`edf_local.asl.validate_asl` or ignored as noted): JSONata,
 ``.waitForTaskToken`` callbacks, task ``TimeoutSeconds``/``HeartbeatSeconds`` (not enforced),
 distributed Map (ItemReader/ResultWriter).
 
 Tasks are executed by a ``task_dispatch(resource, parameters, context) -> result`` callable (see
-:mod:`edf.local.dispatch`); it raises :class:`TaskFailed` to fail the task.
+:mod:`edf_local.dispatch`); it raises :class:`TaskFailed` to fail the task.
 """
 
 from __future__ import annotations
@@ -26,15 +26,15 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from edf.local import intrinsics, jsonpath
-from edf.local.errors import ASLRuntimeError, TaskFailed
+from edf_local import intrinsics, jsonpath
+from edf_local.choice import COMPARATORS, COMPARISON_OPERATORS, TYPE_TESTS, parse_ts, string_matches
+from edf_local.errors import ASLRuntimeError, TaskFailed
 
 __all__ = ["Execution", "InvalidDefinition", "LocalStepFunctions", "TaskFailed"]
 
@@ -119,42 +119,6 @@ class Execution:
         }
 
 
-_COMPARATORS = {
-    "Equals": lambda a, b: a == b,
-    "LessThan": lambda a, b: a < b,
-    "GreaterThan": lambda a, b: a > b,
-    "LessThanEquals": lambda a, b: a <= b,
-    "GreaterThanEquals": lambda a, b: a >= b,
-}
-_TYPE_TESTS = {
-    "String": lambda v: isinstance(v, str),
-    "Numeric": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "Boolean": lambda v: isinstance(v, bool),
-    "Timestamp": lambda v: _parse_ts(v) is not None,
-}
-COMPARISON_OPERATORS = frozenset(
-    [f"{t}{c}{p}" for t in ("String", "Numeric", "Boolean", "Timestamp") for c in _COMPARATORS for p in ("", "Path")
-     if not (t == "Boolean" and c != "Equals")]
-    + ["StringMatches", "IsNull", "IsPresent", "IsNumeric", "IsString", "IsBoolean", "IsTimestamp"]
-)
-
-
-def _parse_ts(v: Any) -> datetime | None:
-    if not isinstance(v, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})", v):
-        return None
-    try:
-        return datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
-def _string_matches(value: str, pattern: str) -> bool:
-    """ASL StringMatches: ``*`` matches any run of characters, ``\\*`` is a literal star."""
-    pieces = re.split(r"(?<!\\)\*", pattern)
-    regex = ".*".join(re.escape(p.replace("\\*", "*")) for p in pieces)
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
-
-
 def error_matches(names: list[str], error: str) -> bool:
     """True if a Retry/Catch ``ErrorEquals`` list covers ``error`` (AWS wildcard rules)."""
     if error == "States.Runtime":
@@ -215,7 +179,7 @@ class LocalStepFunctions:
         if isinstance(definition, str):
             definition = json.loads(definition)
         if self.validate:
-            from edf.local.asl import validate_asl
+            from edf_local.asl import validate_asl
 
             problems = validate_asl(definition, for_local=True)
             if problems:
@@ -488,7 +452,7 @@ class LocalStepFunctions:
         ts_value = state.get("Timestamp")
         if ts_value is None and "TimestampPath" in state:
             ts_value = self._get(effective, state["TimestampPath"], ctx)
-        ts = _parse_ts(ts_value)
+        ts = parse_ts(ts_value)
         if ts is None:
             raise ASLRuntimeError(f"Wait timestamp {ts_value!r} is not an RFC 3339 timestamp")
         return max(0.0, (ts - _now()).total_seconds())
@@ -515,22 +479,22 @@ class LocalStepFunctions:
             return jsonpath.exists(doc, var, ctx) == bool(expected)
         value = self._get(doc, var, ctx)
         if op.startswith("Is"):
-            tests = {"IsNull": lambda v: v is None, "IsNumeric": _TYPE_TESTS["Numeric"],
-                     "IsString": _TYPE_TESTS["String"], "IsBoolean": _TYPE_TESTS["Boolean"],
-                     "IsTimestamp": _TYPE_TESTS["Timestamp"]}
+            tests = {"IsNull": lambda v: v is None, "IsNumeric": TYPE_TESTS["Numeric"],
+                     "IsString": TYPE_TESTS["String"], "IsBoolean": TYPE_TESTS["Boolean"],
+                     "IsTimestamp": TYPE_TESTS["Timestamp"]}
             return tests[op](value) == bool(expected)
         if op.endswith("Path"):
             expected = self._get(doc, expected, ctx)
             op = op[:-4]
         if op == "StringMatches":
-            return isinstance(value, str) and _string_matches(value, str(expected))
+            return isinstance(value, str) and string_matches(value, str(expected))
         kind = next(t for t in ("String", "Numeric", "Boolean", "Timestamp") if op.startswith(t))
-        cmp = _COMPARATORS[op[len(kind):]]
-        check = _TYPE_TESTS[kind]
+        cmp = COMPARATORS[op[len(kind):]]
+        check = TYPE_TESTS[kind]
         if not (check(value) and check(expected)):
             return False  # AWS: a type mismatch makes the comparison false, not an error
         if kind == "Timestamp":
-            return cmp(_parse_ts(value), _parse_ts(expected))
+            return cmp(parse_ts(value), parse_ts(expected))
         return cmp(value, expected)
 
 

@@ -16,7 +16,7 @@ reading and writing moto's own in-memory backends so state stays consistent:
     deletes the group from moto's SageMaker backend; ``ConflictException`` while it still holds
     model packages (delete them first, as on AWS), ``ValidationException`` if it does not exist.
 ``AWSStepFunctions.ValidateStateMachineDefinition``
-    answers with the project's own ASL validation (:func:`edf.local.asl.asl_diagnostics`):
+    answers with the project's own ASL validation (:func:`edf_local.asl.asl_diagnostics`):
     ``result`` OK/FAIL and one ``diagnostics`` entry (severity ERROR, code, message, location)
     per problem - not a blanket OK.
 ``AWSStepFunctions.ListStateMachineVersions``
@@ -39,7 +39,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from edf.local.errors import EmulatorError
+from edf_local.errors import EmulatorError
 
 DEFAULT_REGION = "us-east-1"
 FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
@@ -85,7 +85,7 @@ def _delete_model_package_group(body: dict[str, Any], region: str, server: Any) 
 
 
 def _validate_state_machine_definition(body: dict[str, Any], region: str, server: Any) -> dict[str, Any]:
-    from edf.local.asl import asl_diagnostics
+    from edf_local.asl import asl_diagnostics
 
     text = body.get("definition")
     if not isinstance(text, str):

@@ -6,7 +6,7 @@ What it emulates, and only that:
   gateway would, with the body the OpenAPI document's gateway responses define); the Lambda then
   does its own tenant lookup from ``requestContext.identity.apiKey``;
 * the Cognito authorizer for ``/v1/me/*``: the ``Authorization`` token (optionally ``Bearer``-
-  prefixed) is verified with the local signing key (:mod:`edf.serving.local_auth`) and its claims
+  prefixed) is verified with the local signing key (:mod:`edf_local.auth`) and its claims
   are put in ``requestContext.authorizer.claims``, else 401;
 * the static resident page under ``/app/`` and the OpenAPI document at ``/openapi.yaml``.
 
@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 from edf.serving import b2b, b2c
 from edf.serving.api import Dependencies, set_dependencies
-from edf.serving.local_auth import TokenError, issue_token, signing_key, verify_token
-from edf.serving.tenants import CachedRegistry, TenantRegistry, local_registry
+from edf.serving.tenants import CachedRegistry, TenantRegistry, key_hash
+from edf_local.auth import TokenError, issue_token, signing_key, verify_token
 
 log = logging.getLogger(__name__)
 SERVING_DIR = Path(__file__).resolve().parent
@@ -312,3 +312,17 @@ def print_usage(base_url: str, *, server: LocalApiServer | None = None, cfg: Any
         f"Resident page: {base_url}/app/#date={day.isoformat()}&token={token or 'TOKEN'}",
     ]
     print("\n".join(lines), file=out, flush=True)
+
+
+def local_registry(grid_areas: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
+    """Local-only tenants, one per grid area, with well-known keys ``edf-local-<area>``.
+
+    Returns the registry document and ``{tenant_id: api_key}`` (the local server prints the keys).
+    """
+    tenants, keys = [], {}
+    for area in sorted(set(grid_areas)):
+        tid, key = f"tenant-{area}", f"edf-local-{area}"
+        tenants.append({"tenant_id": tid, "name": f"Local tenant for {area}", "grid_areas": [area],
+                        "api_key_ids": [], "api_key_sha256": [key_hash(key)]})
+        keys[tid] = key
+    return {"tenants": tenants}, keys

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from edf.config import EDFConfig
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 
 # config field holding the function's base name -> directory under lambdas/

@@ -30,7 +30,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
-from edf.local.errors import TaskFailed
+from edf_local.errors import TaskFailed
 
 # Step Functions service names in aws-sdk integration error names, e.g. "SageMaker.ResourceNotFoundException"
 _SERVICE_ERROR_PREFIX = {"sagemaker": "SageMaker", "s3": "S3", "sns": "Sns", "sqs": "Sqs", "dynamodb": "DynamoDb",
@@ -55,8 +55,8 @@ def _jsonable(value: Any) -> Any:
 def make_dispatch(runner: Any, invoker: Any, session: boto3.Session | None = None) -> Callable[[str, Any, dict], Any]:
     """Build the ``task_dispatch(resource, parameters, context)`` callable for :class:`LocalStepFunctions`.
 
-    ``runner`` is a :class:`~edf.local.sagemaker_runner.LocalSageMakerRunner` (or None if the
-    definition has no SageMaker tasks), ``invoker`` a :class:`~edf.local.lambdas.LocalLambdaInvoker`
+    ``runner`` is a :class:`~edf_local.sagemaker_runner.LocalSageMakerRunner` (or None if the
+    definition has no SageMaker tasks), ``invoker`` a :class:`~edf_local.lambdas.LocalLambdaInvoker`
     (or None); ``session`` supplies boto3 clients for SNS and SDK integrations (default session,
     i.e. the emulator when ``AWS_ENDPOINT_URL`` is set).
     """

@@ -44,7 +44,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from edf.local.errors import TaskFailed
+from edf_local.errors import TaskFailed
 
 OPT_ML = "/opt/ml"
 _JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -408,7 +408,7 @@ class LocalSageMakerRunner:
     def _writeback(self, kind: str, name: str, describe: dict[str, Any]) -> None:
         if not (self.register_with_emulator and self._emulated()):
             return
-        from edf.local.emulator import record_job_outcome
+        from edf_local.emulator import record_job_outcome
 
         record_job_outcome(kind, name, describe, self._region())
 

@@ -33,8 +33,8 @@ from typing import Any
 import yaml
 
 from edf.config import DEFAULT_CONFIG_PATH, EDFConfig, deep_merge, parse_config
-from edf.local.functions import REPO_ROOT, function_arn, function_name, workflow_functions
 from edf.logging import CORRELATION_ENV, configure_logging
+from edf_local.functions import REPO_ROOT, function_arn, function_name, workflow_functions
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +194,7 @@ class LocalRuntime:
 
     @property
     def alerts_topic_arn(self) -> str:
-        from edf.local.emulator import alerts_topic_name
+        from edf_local.emulator import alerts_topic_name
 
         return f"arn:aws:sns:{self.region}:{self.account}:{alerts_topic_name(self.cfg)}"
 
@@ -204,7 +204,7 @@ class LocalRuntime:
                              alerts_topic_arn=self.alerts_topic_arn)
 
     def definition(self, workflow: str) -> dict[str, Any]:
-        from edf.local.templates import render_asl_file
+        from edf_local.templates import render_asl_file
 
         return render_asl_file(template_path(workflow), self.variables())
 
@@ -233,9 +233,9 @@ class LocalRuntime:
             self.printer(line)
 
     def start(self) -> LocalRuntime:
-        from edf.local.emulator import EmulatedAWS
-        from edf.local.lambdas import LocalLambdaInvoker
-        from edf.local.sagemaker_runner import LocalSageMakerRunner
+        from edf_local.emulator import EmulatedAWS
+        from edf_local.lambdas import LocalLambdaInvoker
+        from edf_local.sagemaker_runner import LocalSageMakerRunner
 
         t0 = time.perf_counter()
         self.emulator = EmulatedAWS(region=self.region)
@@ -312,8 +312,8 @@ class LocalRuntime:
     def run(self, workflow: str, run_input: Mapping[str, Any] | None = None,
             execution_name: str | None = None) -> Any:
         """Run ``training`` or ``inference`` to completion; returns the interpreter's Execution."""
-        from edf.local.dispatch import make_dispatch
-        from edf.local.stepfunctions import LocalStepFunctions
+        from edf_local.dispatch import make_dispatch
+        from edf_local.stepfunctions import LocalStepFunctions
 
         if self.emulator is None:
             raise RuntimeError("LocalRuntime is not started (use it as a context manager)")

@@ -50,7 +50,7 @@ def _demo(args: argparse.Namespace) -> int:
     import boto3
 
     from edf.commands.models import decide, render_evaluation, show_package
-    from edf.local.runtime import LocalRuntime, format_timings
+    from edf_local.runtime import LocalRuntime, format_timings
 
     started = time.perf_counter()
     timings: dict[str, Any] = {}
@@ -114,7 +114,7 @@ def _demo(args: argparse.Namespace) -> int:
               f"{load.get('recommendations_written')} rows, backend {load.get('backend')}, run_id {load.get('run_id')}")
         print(f"training -> approval -> inference took {time.perf_counter() - started:.1f}s in total; "
               f"job logs under {rt.workdir / 'jobs'}")
-        follow_up = f"edf monitor --local --strategy {args.strategy}"
+        follow_up = f"edf local monitor --strategy {args.strategy}"
         follow_up += f" --buildings {' '.join(args.buildings)}" if args.buildings else ""
         follow_up += f" --train-days {args.days}" if args.days else ""
         print(f"accuracy report (forecast the last 3 days, scored once their actuals are released): {follow_up}")
@@ -140,7 +140,7 @@ def _stamp() -> str:
 
 
 def _serve(rt: Any, args: argparse.Namespace, inference_date: str) -> int:
-    from edf.serving.local_server import print_usage, start_server
+    from edf_local.gateway import print_usage, start_server
 
     try:
         server, base_url = start_server(rt.cfg, args.host, args.port)

@@ -15,8 +15,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from edf.local import jsonpath
-from edf.local.errors import ASLRuntimeError
+from edf_local import jsonpath
+from edf_local.errors import ASLRuntimeError
 
 
 class IntrinsicSyntaxError(ValueError):

@@ -51,7 +51,7 @@ def _parse_inputs(items: list[str]) -> dict[str, dict]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from edf.local.runtime import LocalRuntime
+    from edf_local.runtime import LocalRuntime
 
     inputs = _parse_inputs(args.input)
     failed = False
@@ -79,7 +79,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def _render(args: argparse.Namespace) -> int:
     from edf.config import ConfigError
-    from edf.local.runtime import LocalRuntime
+    from edf_local.runtime import LocalRuntime
 
     try:
         runtime = LocalRuntime(config_path=args.config, printer=None)

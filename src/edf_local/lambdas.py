@@ -25,7 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edf.local.errors import TaskFailed
+from edf_local.errors import TaskFailed
 
 DEFAULT_ACCOUNT = "123456789012"
 
