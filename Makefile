@@ -7,7 +7,7 @@ EXTRAS := spark,models,optimization,storage,local,dev
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 export TF_PLUGIN_DIR
 
-.PHONY: demo test lint venv clean bench package tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
+.PHONY: demo test lint venv clean bench package system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,10 +19,29 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+# What the suite and the demo need beyond Python: a JVM (PySpark), a PostgreSQL server (initdb/pg_ctl)
+# and headless Chromium (the resident page tests). Installed from Debian when missing and we are root;
+# otherwise the exact packages to install are named and make stops.
+SYSTEM_PACKAGES_CHECK := \
+  command -v java >/dev/null 2>&1 || echo openjdk-17-jre-headless; \
+  { command -v initdb >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; } || echo postgresql; \
+  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || echo chromium
+
+system-packages:
+	@missing="$$( $(SYSTEM_PACKAGES_CHECK) )"; missing=$$(echo $$missing); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	  echo "installing system packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	else \
+	  echo "missing system packages: $$missing"; \
+	  echo "install them first, e.g.: sudo apt-get install -y $$missing  (Debian/Ubuntu package names)"; exit 1; \
+	fi
+
+demo: system-packages $(VENV)/.installed
 	$(VENV)/bin/edf demo $(DEMO_ARGS)
 
-test: $(VENV)/.installed
+test: system-packages $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
