@@ -44,6 +44,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from edf.data.io import split_s3_uri
 from edf_local.errors import TaskFailed
 
 OPT_ML = "/opt/ml"
@@ -56,16 +57,6 @@ SAGEMAKER_API_ERROR = "SageMaker.AmazonSageMakerException"
 def _epoch_ms(ts: datetime) -> int:
     """Step Functions renders SageMaker timestamps as epoch milliseconds."""
     return int(ts.timestamp() * 1000)
-
-
-def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); raise ValueError for anything else."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise ValueError(f"{uri!r} is not an s3:// URI")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket:
-        raise ValueError(f"{uri!r} has no bucket")
-    return bucket, key
 
 
 class LocalSageMakerRunner:

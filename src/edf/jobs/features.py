@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+from edf.jobs.args import add_config_arguments, job_config
 from edf.jobs.entrypoint import run_job
 
 log = logging.getLogger("edf.jobs.features")
@@ -33,8 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--topology", default=str(PROCESSING / "input" / "topology"), help="building topology CSV/Parquet")
     p.add_argument("--weather-forecast", default=None, help="weather-forecast Parquet (inference mode)")
     p.add_argument("--output", default=str(PROCESSING / "output" / "features"), help="output directory")
-    p.add_argument("--config", default=None, help="config path or s3:// URI (default: repository config)")
-    p.add_argument("--overrides", default=None, help="JSON config overrides (from the workflow input)")
+    add_config_arguments(p)
     p.add_argument("--origin", default=None, help="inference origin, ISO UTC hour (default: next midnight after data)")
     p.add_argument("--horizon-hours", type=int, default=None)
     p.add_argument("--target", default=None, help="restrict training rows to this target's buildings")
@@ -54,13 +54,13 @@ def parse_origin(text: str) -> dt.datetime:
 def run(args: argparse.Namespace) -> dict:
     from pyspark.sql import functions as F
 
-    from edf.config import load_config
     from edf.data import contract as c
-    from edf.features.io import read_topology, spark_read_parquet, write_parquet
+    from edf.data.topology import read_topology
+    from edf.features.io import spark_read_parquet, write_parquet
     from edf.features.pipeline import build_inference_features, build_training_features, cast_processed
     from edf.features.spark_session import get_spark
 
-    cfg = load_config(args.config, json.loads(args.overrides) if args.overrides else None)
+    cfg = job_config(args)
     fe = cfg.edf_feature_eng
     spark = get_spark(app_name=f"edf-features-{args.mode}")
     started = time.time()

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from edf.jobs.args import add_config_arguments, job_config
 from edf.jobs.entrypoint import run_job
 
 log = logging.getLogger("edf.jobs.validate")
@@ -35,28 +36,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="processed_edf_data Parquet (file or directory)")
     p.add_argument("--output", default="/opt/ml/processing/output/validation", help="report directory")
     p.add_argument("--target", default=None, help="target column the run trains (default: config edf_training.target)")
-    p.add_argument("--config", default=None, help="config path or s3:// URI (default: repository config)")
-    p.add_argument("--overrides", default=None, help="JSON config overrides (from the workflow input)")
+    add_config_arguments(p)
     return p.parse_args(argv)
 
 
-def read_processed(path: str | Path) -> pd.DataFrame:
-    """Read every Parquet file under ``path`` (or the file itself) into one frame."""
-    root = Path(path)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*.parquet") if p.is_file())
-    if not files:
-        raise FileNotFoundError(f"no Parquet files under {root}: the processed data input is empty")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-
-
 def run(args: argparse.Namespace) -> dict:
-    from edf.config import load_config
     from edf.data import contract as c
+    from edf.data.io import read_parquet
     from edf.data.validation import validate_processed
 
-    cfg = load_config(args.config, json.loads(args.overrides) if args.overrides else None)
+    cfg = job_config(args)
     target = args.target or cfg.edf_training.target
-    frame = read_processed(args.processed)
+    frame = read_parquet(args.processed)
     tr = cfg.edf_training
     if c.TIMESTAMP in frame.columns and (tr.train_start_date or tr.train_end_date):
         ts = pd.to_datetime(frame[c.TIMESTAMP], utc=True, errors="coerce")

@@ -14,19 +14,11 @@ from typing import Any
 
 import pandas as pd
 
+from edf.data.io import read_parquet
 from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS
 from edf.storage.base import ForecastRow, ForecastStore, InvalidValueError, RecommendationRow, WriteResult
 
 log = logging.getLogger(__name__)
-
-
-def read_parquet(uri: str) -> pd.DataFrame:
-    """A Parquet file or directory from S3 (awswrangler; honours AWS_ENDPOINT_URL) or a local path."""
-    if uri.startswith("s3://"):
-        import awswrangler as wr
-
-        return wr.s3.read_parquet(uri)
-    return pd.read_parquet(uri)
 
 
 def _check_columns(df: pd.DataFrame, expected: dict[str, str], what: str) -> None:
