@@ -246,6 +246,8 @@ class ServingConfig(_Section):
     tenant_registry_uri: str | None = None
     tenant_registry_cache_seconds: int = Field(300, ge=0, le=86400)
     max_range_days: int = Field(31, ge=1, le=366)
+    # Items per page of the B2B list endpoints when the caller gives no `limit` (at most 1,000).
+    page_limit_default: int = Field(1000, ge=1, le=1000)
     # Cognito claim that carries the resident's building id.
     building_claim: str = "custom:building_id"
     # Best hours for flexible appliances returned by the B2C API.

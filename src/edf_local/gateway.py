@@ -29,13 +29,15 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
+import edf.serving
 from edf.serving import b2b, b2c
 from edf.serving.api import Dependencies, set_dependencies
 from edf.serving.tenants import CachedRegistry, TenantRegistry, key_hash
 from edf_local.auth import TokenError, issue_token, signing_key, verify_token
+from edf_local.limits import LAMBDA_PAYLOAD_BYTES, payload_bytes
 
 log = logging.getLogger(__name__)
-SERVING_DIR = Path(__file__).resolve().parent
+SERVING_DIR = Path(edf.serving.__file__).resolve().parent  # the page and OpenAPI document ship with edf
 STATIC_DIR = SERVING_DIR / "static"
 OPENAPI_PATH = SERVING_DIR / "openapi.yaml"
 
@@ -173,6 +175,11 @@ class _Handler(BaseHTTPRequestHandler):
         }
         handler = b2b.lambda_handler if api == "b2b" else b2c.lambda_handler
         resp = handler(event, _Context())
+        size = payload_bytes(resp)
+        if size > LAMBDA_PAYLOAD_BYTES:  # Lambda refuses the response; API Gateway answers 502
+            log.error("%s %s: Lambda response of %d bytes exceeds the 6 MB limit (AWS would answer 502)",
+                      method, path, size)
+            return _error(502, "bad_gateway", "Internal server error")
         headers = {k: v for k, v in (resp.get("headers") or {}).items()}
         for k, values in (resp.get("multiValueHeaders") or {}).items():
             headers.setdefault(k, ", ".join(values))

@@ -151,6 +151,15 @@ class LocalLambdaInvoker:
         """The function's configured (memory MB, timeout seconds)."""
         return self.function_limits.get(name, (self.memory_mb, self.timeout_s))
 
+    @staticmethod
+    def timeout_scale() -> float:
+        """``EDF_LOCAL_TIMEOUT_SCALE`` (default 1): stretch timeouts on a machine far slower than Lambda.
+
+        Only for a laptop shared with heavy work (a load average many times its cores); CI runs at 1.
+        """
+        value = float(os.environ.get("EDF_LOCAL_TIMEOUT_SCALE", "1") or 1)
+        return max(1.0, value)
+
     def invoke(self, function_name_or_arn: str, payload: Any = None) -> Any:
         """Call the function's handler with ``payload`` and return what it returns (JSON round-tripped)."""
         name = function_name_from(function_name_or_arn)
@@ -237,7 +246,7 @@ class LocalLambdaInvoker:
                 proc.stdin.close()
                 _wait_for_init(proc, Path(f"{result_file}.ready"))
                 try:
-                    proc.wait(timeout=timeout_s)
+                    proc.wait(timeout=timeout_s * self.timeout_scale())
                 except subprocess.TimeoutExpired:
                     timed_out = True
                     proc.kill()
