@@ -146,6 +146,11 @@ class TrainingConfig(_Section):
     random_seed: int = 42
     train_start_date: dt.date | None = None
     train_end_date: dt.date | None = None
+    # Training memory is bounded as the portfolio grows: above this many feature rows the training (and
+    # evaluation) jobs keep a deterministic sample of whole (building, origin) forecasts (edf.models.sampling).
+    # None = no cap. 4 M rows of ~70 features is about 2.5 GB in pandas.
+    max_training_rows: int | None = Field(4_000_000, ge=10_000)
+    training_sample_seed: int = 7
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
 
     @field_validator("default_strategy", "solar_strategy")

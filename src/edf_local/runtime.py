@@ -311,6 +311,20 @@ class LocalRuntime:
                     f"topology to {calendar_uri}, config to {self.config_uri}")
         return {"processed": processed_uri, "topology": calendar_uri, "weather": weather_uri, "config": self.config_uri}
 
+    def replace_portfolio(self, portfolio: Any) -> dict[str, str]:
+        """Swap the uploaded portfolio for another (the registry and the store stay): what a new
+        ingestion would do. Benchmarks train on a small portfolio, then forecast a large one."""
+        import boto3
+
+        bucket, _, prefix = self.cfg.s3_path("s3_processed_edf_path")[5:].partition("/")
+        s3 = boto3.client("s3", region_name=self.region)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        self.portfolio = portfolio
+        return self.upload_inputs()
+
     # ------------------------------------------------------------------ running
     def run(self, workflow: str, run_input: Mapping[str, Any] | None = None,
             execution_name: str | None = None) -> Any:
