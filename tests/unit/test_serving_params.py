@@ -71,8 +71,11 @@ def test_tenant_registry_by_key_id_and_hash():
     assert reg.lookup("kid1", None).tenant_id == "a"
     assert reg.lookup(None, "secret-b").grid_areas == ("south",)
     assert reg.lookup("nope", "nope") is None and reg.lookup(None, None) is None
-    with pytest.raises(ValueError):
-        TenantRegistry({"tenants": [{"tenant_id": "x", "grid_areas": ["bad area'"]}]})
+    # a malformed entry is skipped and counted; the others keep working (issue 14, item 5)
+    reg = TenantRegistry({"tenants": [{"tenant_id": "x", "grid_areas": ["bad area'"]},
+                                      {"tenant_id": "b", "grid_areas": ["south"], "api_key_sha256": [key_hash("s")]}]})
+    assert reg.rejected == 1 and [t.tenant_id for t in reg.tenants] == ["b"]
+    assert reg.lookup(None, "s").tenant_id == "b"
 
 
 def test_local_registry_keys_are_hashed():
