@@ -18,10 +18,20 @@ area membership         ``A#{area}`` / ``B#{building}``   ``GET /v1/buildings``:
 
 The portfolio aggregate is computed when a run is written (per grid area, series and hour: the
 building count, the sum of ``yhat``, of the bounds and of the squared half-widths) and a read takes,
-for each hour, the newest run that covered the area. That equals the per-building newest forecast
+for each hour, the run that covered the area with the newest origin (then issue time, then run id:
+:func:`edf.storage.base.forecast_rank`). That equals the per-building newest forecast
 (the PostgreSQL/Timestream semantics) whenever a run forecasts every building of its areas, which
 the inference workflow does; it makes a 1,000-building portfolio read 72 small items instead of
 72,000 (see ``bench/serving.py``).
+
+Topology changes (a building moving between grid areas). The building item ``B#{b}``/``META``
+holds the building's *current* area and the rank (origin, issue, run) of the run that set it.
+Before writing a run, its buildings' ``META`` items are read (``BatchGetItem``): a building a newer
+run already placed keeps its ``META`` and membership (a late re-run of an older day does not move it
+back); a building that moved loses its old ``A#{old}``/``B#{b}`` membership, and the run writes an
+aggregate item for the old area's hours too (count 0 when no other building of the run is there),
+so the old area's newest aggregate no longer counts it. Recommendation reads keep only buildings
+whose current area is asked for.
 
 Every item carries ``expires_at`` (epoch seconds, issue time + ``ttl_days``), the table's TTL
 attribute, so old runs age out without a sweeper. ``BatchWriteItem`` calls take 25 items and
@@ -53,6 +63,7 @@ from edf.storage.base import (
     check_grid_area,
     check_range,
     check_series,
+    forecast_rank,
     iso_z,
     newest_per_hour,
     newest_run_recommendations,
@@ -62,6 +73,7 @@ from edf.storage.base import (
 
 log = logging.getLogger(__name__)
 BATCH = 25  # BatchWriteItem limit
+GET_BATCH = 100  # BatchGetItem limit
 MAX_ATTEMPTS = 8
 END_SUFFIX = "#~"  # sorts after every "#..." continuation of a key prefix
 
@@ -78,6 +90,11 @@ def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
+
+
+def _rank(item: dict[str, Any]) -> tuple[str, str, str]:
+    """An item's (origin, issue, run) as fixed-width text: compares like ``forecast_rank``."""
+    return (item.get("ot", {}).get("S", ""), item.get("it", {}).get("S", ""), item.get("r", {}).get("S", ""))
 
 
 class DynamoDBForecastStore:
@@ -145,9 +162,16 @@ class DynamoDBForecastStore:
             item["ot"] = {"S": iso_z(r.origin_time)}
         return item
 
-    def _aggregate_items(self, forecasts: Sequence[ForecastRow]) -> list[dict[str, Any]]:
+    def _aggregate_items(self, forecasts: Sequence[ForecastRow],
+                         vacated: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        """Per (area, series, hour) sums; ``vacated`` (building -> area it left) adds the left area's
+        hours with no contribution, so that area's newest aggregate stops counting the building."""
         sums: dict[tuple[str, str, dt.datetime], list[Any]] = {}
+        origin = max((r.origin_time for r in forecasts if r.origin_time is not None), default=None)
         for r in forecasts:
+            if vacated and r.building_id in vacated:
+                sums.setdefault((vacated[r.building_id], r.series, r.timestamp_hour),
+                                [0, 0.0, 0.0, 0.0, 0.0, 0.0, r.issue_time, r.run_id])
             acc = sums.setdefault((r.grid_area, r.series, r.timestamp_hour), [0, 0.0, 0.0, 0.0, 0.0, 0.0, r.issue_time, r.run_id])
             acc[0] += 1
             acc[1] += r.yhat
@@ -163,7 +187,8 @@ class DynamoDBForecastStore:
             items.append({"PK": {"S": pk}, "SK": {"S": sk}, "RPK": {"S": f"RUN#{run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
                           "th": {"S": hour}, "it": {"S": issue}, "r": {"S": run_id}, "n": {"N": str(n)},
                           "y": _n(y), "lq": _n(lq), "hq": _n(hq), "ls": _n(ls), "hs": _n(hs),
-                          "expires_at": self._expires(issue_dt)})
+                          "expires_at": self._expires(issue_dt),
+                          **({"ot": {"S": iso_z(origin)}} if origin is not None else {})})
         return items
 
     def _recommendation_item(self, r: RecommendationRow) -> dict[str, Any]:
@@ -179,18 +204,69 @@ class DynamoDBForecastStore:
         }
 
     def _building_items(self, forecasts: Sequence[ForecastRow]) -> list[dict[str, Any]]:
+        """``META`` + membership per building, carrying the run's rank (``ot``, ``it``, ``r``)."""
         series: dict[tuple[str, str], set[str]] = {}
-        newest: dict[tuple[str, str], dt.datetime] = {}
+        newest: dict[tuple[str, str], ForecastRow] = {}
         for r in forecasts:
             key = (r.building_id, r.grid_area)
             series.setdefault(key, set()).add(r.series)
-            newest[key] = max(newest.get(key, r.issue_time), r.issue_time)
+            cur = newest.get(key)
+            if cur is None or forecast_rank(r.origin_time, r.issue_time, r.run_id) > forecast_rank(
+                    cur.origin_time, cur.issue_time, cur.run_id):
+                newest[key] = r
         items = []
         for (b, a), ss in series.items():
-            common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(newest[(b, a)])}
+            top = newest[(b, a)]
+            common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(top.issue_time),
+                      "it": {"S": iso_z(top.issue_time)}, "r": {"S": top.run_id},
+                      **({"ot": {"S": iso_z(top.origin_time)}} if top.origin_time is not None else {})}
             items.append({"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}, **common})
             items.append({"PK": {"S": f"A#{a}"}, "SK": {"S": f"B#{b}"}, **common})
         return items
+
+    def _get_many(self, keys: list[dict[str, Any]], projection: str | None = None) -> list[dict[str, Any]]:
+        """BatchGetItem in chunks of 100, retrying UnprocessedKeys (same backoff as writes)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), GET_BATCH):
+            request: dict[str, Any] = {"Keys": keys[i:i + GET_BATCH]}
+            if projection:
+                request["ProjectionExpression"] = projection
+            for attempt in range(MAX_ATTEMPTS):
+                resp = self.client.batch_get_item(RequestItems={self.table: request})
+                out += resp.get("Responses", {}).get(self.table, [])
+                pending = resp.get("UnprocessedKeys", {}).get(self.table)
+                if not pending:
+                    break
+                request = pending
+                self.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random() / 2))
+            else:
+                raise StoreError(f"DynamoDB left keys unread after {MAX_ATTEMPTS} attempts (table {self.table})")
+        return out
+
+    def _current(self, building_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored ``META`` item (current area and its run's rank) of each building that has one."""
+        keys = [{"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}} for b in sorted(set(building_ids))]
+        return {it["b"]["S"]: it for it in self._get_many(keys)}
+
+    def _topology(self, forecasts: Sequence[ForecastRow]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        """Building items to put, and the buildings that left an area (building -> old area).
+
+        A building whose stored ``META`` ranks above this run (a newer day already placed it) is left
+        alone; one that moved gets its old membership deleted by the caller.
+        """
+        items = self._building_items(forecasts)
+        metas = {it["b"]["S"]: it for it in items if it["SK"]["S"] == "META"}
+        current = self._current(metas)
+        keep, moved = [], {}
+        for it in items:
+            b = it["b"]["S"]
+            cur = current.get(b)
+            if cur is not None and _rank(cur) > _rank(metas[b]):
+                continue
+            if cur is not None and cur["a"]["S"] != metas[b]["a"]["S"]:
+                moved[b] = cur["a"]["S"]
+            keep.append(it)
+        return keep, moved
 
     def _batch(self, requests: list[dict[str, Any]]) -> int:
         """BatchWriteItem in chunks of 25, retrying UnprocessedItems; returns the calls made."""
@@ -222,14 +298,17 @@ class DynamoDBForecastStore:
                   recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
         validate_run(run_id, forecasts, recommendations)
         old = self._run_keys(run_id)
+        b_items, moved = self._topology(forecasts)
         f_items = [self._forecast_item(r) for r in forecasts]
         r_items = [self._recommendation_item(r) for r in recommendations or ()]
-        a_items = self._aggregate_items(forecasts)
-        items = self._building_items(forecasts) + f_items + a_items + r_items
+        a_items = self._aggregate_items(forecasts, moved)
+        items = b_items + f_items + a_items + r_items
         calls = self._batch([{"PutRequest": {"Item": it}} for it in items])
         new = {(it["PK"]["S"], it["SK"]["S"]) for it in f_items + a_items + r_items}
         stale = sorted(old - new)
-        calls += self._batch([{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}} for pk, sk in stale])
+        left = sorted((f"A#{area}", f"B#{b}") for b, area in moved.items())
+        calls += self._batch([{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
+                              for pk, sk in stale + left])
         return WriteResult(
             forecasts_written=len(f_items), recommendations_written=len(r_items), backend=self.backend,
             forecasts_removed=sum(1 for pk, _ in stale if pk.startswith("F#")),
@@ -266,7 +345,8 @@ class DynamoDBForecastStore:
         return ForecastPoint(
             timestamp_hour=parse_iso_z(item["th"]["S"]), yhat=float(item["y"]["N"]),
             yhat_lower=float(item["lo"]["N"]), yhat_upper=float(item["hi"]["N"]),
-            issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"])
+            issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"],
+            origin_time=parse_iso_z(item["ot"]["S"]) if "ot" in item else None)
 
     def building_series(self, building_id: str, series: str, start: dt.datetime,
                         end: dt.datetime) -> list[ForecastPoint]:
@@ -277,7 +357,7 @@ class DynamoDBForecastStore:
             KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
             ExpressionAttributeValues={":p": {"S": f"F#{building_id}#{series}"}, ":a": {"S": iso_z(start)},
                                        ":b": {"S": iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX}},
-            ProjectionExpression="th, y, lo, hi, it, r, mv")
+            ProjectionExpression="th, y, lo, hi, it, r, mv, ot")
         return newest_per_hour(self._point(it) for it in items)
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
@@ -292,15 +372,16 @@ class DynamoDBForecastStore:
                                   ExpressionAttributeValues={":p": {"S": f"PA#{area}#{series}"},
                                                              ":a": {"S": lo}, ":b": {"S": hi}}):
                 cur = newest.get(it["th"]["S"])
-                if cur is None or (it["it"]["S"], it["r"]["S"]) > (cur["it"]["S"], cur["r"]["S"]):
+                if cur is None or _rank(it) > _rank(cur):
                     newest[it["th"]["S"]] = it
             for hour, it in newest.items():
                 acc = totals.setdefault(hour, [0.0] * 6)
                 for i, key in enumerate(("n", "y", "lq", "hq", "ls", "hs")):
                     acc[i] += float(it[key]["N"])
+        # an hour whose newest aggregates count no building (every building left the areas) is no point
         return [PortfolioPoint(timestamp_hour=parse_iso_z(h), buildings=int(n), yhat=y, yhat_lower=y - math.sqrt(lq),
                                yhat_upper=y + math.sqrt(hq), yhat_lower_comonotonic=ls, yhat_upper_comonotonic=hs)
-                for h, (n, y, lq, hq, ls, hs) in sorted(totals.items())]
+                for h, (n, y, lq, hq, ls, hs) in sorted(totals.items()) if n > 0]
 
     def recommendations(self, grid_areas: Iterable[str], start: dt.datetime,
                         end: dt.datetime) -> list[RecommendationRow]:
@@ -317,7 +398,11 @@ class DynamoDBForecastStore:
                         timestamp_hour=parse_iso_z(it["th"]["S"]), action=it["ac"]["S"], kw=float(it["kw"]["N"]),
                         expected_reduction_kwh=float(it["red"]["N"]), expected_saving=float(it["sav"]["N"]),
                         run_id=it["r"]["S"], issue_time=parse_iso_z(it["it"]["S"])))
-        return newest_run_recommendations(rows)
+        # access follows the current topology: a building that left the areas takes its old rows along
+        current = self._current(r.building_id for r in rows) if rows else {}
+        wanted = {check_grid_area(a) for a in grid_areas}
+        return newest_run_recommendations(
+            r for r in rows if r.building_id in current and current[r.building_id]["a"]["S"] in wanted)
 
 
 def table_name(cfg: Any) -> str:
