@@ -72,8 +72,10 @@ locals {
       read  = ["timestream:Select", "timestream:DescribeTable"]
     }
     DYNAMODB = {
-      write = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable"]
-      read  = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable"]
+      # BatchGetItem: the buildings' current areas (a write reads them before moving a building; the
+      # recommendation read keeps only buildings currently in the asked areas).
+      write = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
+      read  = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
     }
     RDS = { write = [], read = [] }
   }
