@@ -195,6 +195,8 @@ class LambdaShared(_Section):
     get_model_timeout: int = Field(30, ge=1, le=900)
     create_sm_model_memory: int = Field(128, ge=128, le=10240)
     create_sm_model_timeout: int = Field(60, ge=1, le=900)
+    register_model_memory: int = Field(256, ge=128, le=10240)
+    register_model_timeout: int = Field(60, ge=1, le=900)
 
 
 class PostgresSettings(_Section):
@@ -227,6 +229,10 @@ class StorageConfig(_Section):
     create_missing: bool = False
     timestream_recommendations_table: str = "BuildingRecommendations"
     timestream_write_threads: int = Field(4, ge=1, le=32)
+    # Parallel BatchWriteItem calls of the load: a 10,000-building run is 57,600 batches of 25.
+    dynamodb_write_threads: int = Field(8, ge=1, le=64)
+    # Rows the load reads, validates and writes at a time: its memory is bounded by this, not the run.
+    load_chunk_rows: int = Field(20_000, ge=1_000, le=500_000)
     timestream_max_retries: int = Field(3, ge=0, le=10)
     # Timestream queries bound the scanned issue times to [start - max_lead, end).
     max_lead_hours: int = Field(168, ge=1, le=720)

@@ -57,8 +57,8 @@ def resolve_zone(claim: Any, building_id: str, zones: Any) -> ResolvedZone:
 class TopologyZones:
     """``building_id -> timezone`` from the topology, loaded on first use and every ``ttl`` seconds.
 
-    ``source`` is what :func:`edf.monitoring.sources.read_topology` reads (a CSV/Parquet file, a
-    folder, an ``s3://`` prefix or a DataFrame). A failed load is logged and answers None (the
+    ``source`` is what :func:`edf.data.topology.read_topology` reads (every CSV/Parquet file of a
+    file, folder or ``s3://`` prefix, or a DataFrame). A failed load is logged and answers None (the
     caller falls back to UTC and says so); the last good table is kept.
     """
 
@@ -69,7 +69,7 @@ class TopologyZones:
         self._lock = threading.Lock()
 
     def _load(self) -> dict[str, str]:
-        from edf.monitoring.sources import read_topology
+        from edf.data.topology import read_topology
 
         topo = read_topology(self.source)
         if "timezone" not in topo.columns:

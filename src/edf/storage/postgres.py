@@ -34,6 +34,7 @@ from edf.storage.base import (
     ForecastRow,
     PortfolioPoint,
     RecommendationRow,
+    RunStream,
     StoreError,
     WriteResult,
     check_building_id,
@@ -41,7 +42,6 @@ from edf.storage.base import (
     check_range,
     check_series,
     newest_run_recommendations,
-    validate_run,
 )
 
 log = logging.getLogger(__name__)
@@ -178,16 +178,16 @@ class PostgresForecastStore:
                 if statement.strip():
                     cur.execute(self._q(statement))
 
-    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
-                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
-        validate_run(run_id, forecasts, recommendations)
-        recommendations = list(recommendations or ())
+    def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
+                  recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
+        """Stream the rows into staging tables with COPY, then swap the run in one transaction."""
+        stream = RunStream(run_id)
         write_id = uuid.uuid4()
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._q("CREATE TEMP TABLE stage_f (LIKE {schema}.forecasts INCLUDING DEFAULTS) ON COMMIT DROP"))
             with cur.copy(self._q("COPY stage_f ({cols}) FROM STDIN",
                     cols=self._sql.SQL(", ").join(map(self._sql.Identifier, F_COLS)))) as copy:
-                for r in forecasts:
+                for r in stream.forecast_rows(forecasts):
                     copy.write_row((r.building_id, r.series, r.timestamp_hour, r.run_id, r.grid_area, r.issue_time,
                                     r.origin_time, r.lead_hours, r.yhat, r.yhat_lower, r.yhat_upper, r.strategy,
                                     r.model_version, write_id))
@@ -203,7 +203,7 @@ class PostgresForecastStore:
             cur.execute(self._q("CREATE TEMP TABLE stage_r (LIKE {schema}.recommendations) ON COMMIT DROP"))
             with cur.copy(self._q("COPY stage_r ({cols}) FROM STDIN",
                     cols=self._sql.SQL(", ").join(map(self._sql.Identifier, R_COLS)))) as copy:
-                for r in recommendations:
+                for r in stream.recommendation_rows(recommendations):
                     copy.write_row((r.run_id, r.building_id, r.kind, r.timestamp_hour, r.action, r.grid_area, r.kw,
                                     r.expected_reduction_kwh, r.expected_saving, r.issue_time, write_id))
             updates = self._sql.SQL(", ").join(
@@ -216,7 +216,8 @@ class PostgresForecastStore:
                         (run_id, write_id))
             r_removed = cur.rowcount
             cur.execute(self._q(BUILDINGS_UPSERT))
-        return WriteResult(forecasts_written=len(forecasts), recommendations_written=len(recommendations),
+            stream.check_duplicates()  # before the commit: a run with duplicated keys is rolled back whole
+        return WriteResult(forecasts_written=stream.forecasts, recommendations_written=stream.recommendations,
                            backend=self.backend, forecasts_removed=max(f_removed, 0),
                            recommendations_removed=max(r_removed, 0), calls=1)
 

@@ -32,10 +32,11 @@ directly (no pandas/awswrangler on the API Lambdas' hot path).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -46,6 +47,7 @@ from edf.storage.base import (
     PortfolioPoint,
     RecommendationRow,
     RejectedRecordsError,
+    RunStream,
     StoreError,
     WriteResult,
     check_building_id,
@@ -54,11 +56,11 @@ from edf.storage.base import (
     check_series,
     iso_z,
     newest_run_recommendations,
-    validate_run,
 )
 
 log = logging.getLogger(__name__)
 MAX_RECORDS_PER_CALL = 100
+WRITE_CHUNK_ROWS = 10_000  # rows turned into records at a time (bounded memory; 100 calls of 100)
 _IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{3,256}$")
 _LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TRANSIENT = ("throttl", "internal", "timeout", "timed out", "try again", "unavailable")
@@ -198,24 +200,34 @@ class TimestreamForecastStore:
             raise RejectedRecordsError(len(permanent), len(rows), reasons, examples)
         return len(rows), calls
 
-    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
-                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
-        validate_run(run_id, forecasts, recommendations)
+    def _write_stream(self, table: str, rows: Iterator[dict[str, Any]], dims: list[str], measures: list[str],
+                      measure_name: str, version: int) -> tuple[int, int]:
+        """Write rows in chunks of WRITE_CHUNK_ROWS (each in <= 100-record calls): memory bounded by the chunk."""
+        written = calls = 0
+        while chunk := list(itertools.islice(rows, WRITE_CHUNK_ROWS)):
+            n, c = self._write_rows(table, chunk, dims, measures, measure_name, version)
+            written, calls = written + n, calls + c
+        return written, calls
+
+    def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
+                  recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
+        stream = RunStream(run_id)
         version = int(time.time() * 1000)
-        f_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "origin_time": r.origin_time,
+        f_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "origin_time": r.origin_time,
                    "yhat": float(r.yhat),
                    "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
                    "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
                    "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
-                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in forecasts]
-        r_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in stream.forecast_rows(forecasts))
+        r_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
                    "expected_reduction_kwh": float(r.expected_reduction_kwh),
                    "expected_saving": float(r.expected_saving), "building_id": r.building_id,
                    "grid_area": r.grid_area, "kind": r.kind, "action": r.action,
-                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in recommendations or ()]
-        nf, calls = self._write_rows(self.table, f_rows, F_DIMS, F_MEASURES, "forecast", version) if f_rows else (0, 0)
-        nr, calls_r = (self._write_rows(self.rec_table, r_rows, R_DIMS, R_MEASURES, "recommendation", version)
-                       if r_rows else (0, 0))
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id}
+                  for r in stream.recommendation_rows(recommendations))
+        nf, calls = self._write_stream(self.table, f_rows, F_DIMS, F_MEASURES, "forecast", version)
+        nr, calls_r = self._write_stream(self.rec_table, r_rows, R_DIMS, R_MEASURES, "recommendation", version)
+        stream.check_duplicates()
         return WriteResult(forecasts_written=nf, recommendations_written=nr, backend=self.backend,
                            calls=calls + calls_r)
 

@@ -407,6 +407,17 @@ module "inference_workflow" {
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [var.training_kms_key_arn]
     },
+    {
+      # WriteGridConditionsEDF: the run's grid conditions reach the optimize job as an S3 object.
+      sid       = "WriteRunInputs"
+      actions   = ["s3:PutObject"]
+      resources = ["${local.s3_arn}${local.processed_bucket}/run-inputs/*"]
+    },
+    {
+      sid       = "RunInputKeys"
+      actions   = ["kms:GenerateDataKey"]
+      resources = local.kms_keys
+    },
   ]
 }
 
