@@ -80,10 +80,6 @@ def test_dynamodb_backend(planner):
     assert table["point_in_time_recovery"][0]["enabled"] is True
     loader = next(rc for rc in _resources(plan) if rc["address"] == "module.load_forecasts.aws_lambda_function.this")
     assert loader["change"]["after"]["environment"][0]["variables"]["EDF_DYNAMODB_TABLE"] == table["name"]
-    # the stores read buildings' current areas with BatchGetItem (issue 14, item 7)
-    for module in ("module.load_forecasts", 'module.api_function["b2b_api"]', 'module.api_function["b2c_api"]'):
-        policy = _after(plan, f"{module}.aws_iam_role_policy.this")["policy"]
-        assert "dynamodb:BatchGetItem" in policy, module
 
 
 def test_rds_backend_in_private_subnets(planner):
