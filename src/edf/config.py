@@ -258,9 +258,19 @@ class ServingConfig(_Section):
     # Best hours for flexible appliances returned by the B2C API.
     appliance_hours: int = Field(3, ge=1, le=12)
     appliance_kwh: float = Field(1.0, gt=0, le=20)
-    # Local emulation only (`edf serve`): HMAC key file for tokens from `edf local token`.
-    local_signing_key_path: str = "~/.edf/local_signing_key"
-    local_token_ttl_hours: int = Field(24, ge=1, le=24 * 30)
+    # Retry-After (seconds) of the 503 answered when the store or the tenant registry is unavailable.
+    retry_after_seconds: int = Field(5, ge=1, le=3600)
+    # CloudWatch EMF namespace of the APIs' own metrics (tenant registry health; alarms in Terraform).
+    metrics_namespace: str = Field("EDF/Serving", pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$")
+    # Building topology (CSV/Parquet file or prefix) for residents' time zones when the token's
+    # zoneinfo claim is missing or invalid; null = s3_raw_calendar_path.
+    topology_uri: str | None = None
+    topology_cache_seconds: int = Field(3600, ge=0, le=86400)
+    # Local emulation only (`edf serve`, `edf local token`): where `edf serve` records the emulator
+    # endpoint and the local Cognito user pool, so `edf local token` in another shell finds them.
+    local_state_path: str = "~/.edf/local_api.json"
+    # ID-token validity set on the local app client (Cognito allows 5 minutes to 1 day; moto issues 1 h).
+    local_token_ttl_hours: int = Field(24, ge=1, le=24)
     local_port: int = Field(8080, ge=0, le=65535)
 
 

@@ -10,11 +10,16 @@ Semantics shared by all backends (the tests check each backend against them):
   new write does not contain are removed), it never adds duplicates;
 * rows arrive as iterables and are consumed once, in a stream (:class:`RunStream`): a
   10,000-building run is 1.44 million forecast rows, more than the load's memory should hold;
-* a building's series over ``[start, end)`` returns one point per target hour: the forecast with
-  the newest ``issue_time`` (ties broken by ``run_id``), so overlapping daily 72-hour runs do not
-  double count;
-* the portfolio aggregate sums those newest points over the buildings of the given grid areas
-  (see :func:`aggregate_hour` for how the interval is combined).
+* a building's series over ``[start, end)`` returns one point per target hour: the forecast of
+  the newest *forecast origin* (the run's date), then the newest ``issue_time``, then the largest
+  ``run_id`` (:func:`forecast_rank`), so overlapping daily 72-hour runs do not double count and a
+  late re-run of day D-1 (origin D-1, issued at 09:00 on D) does not replace the 05:00 forecasts
+  of day D. A row without an origin ranks below every row with one;
+* access follows the *current* topology: a building belongs to the grid area of its forecasts
+  with the newest origin (:func:`forecast_rank` again), so after a move the old area no longer lists
+  it, reads it or gets its recommendations, and a late re-run of an older day does not move it
+  back. The portfolio aggregate counts each building once per hour, in the area of the forecast
+  chosen for that hour (see :func:`aggregate_hour` for how the interval is combined).
 """
 
 from __future__ import annotations
@@ -182,7 +187,7 @@ class RecommendationRow:
 
 @dataclass(frozen=True, slots=True)
 class ForecastPoint:
-    """What a read returns for one target hour (the newest issue)."""
+    """What a read returns for one target hour (the newest origin, then issue: :func:`forecast_rank`)."""
 
     timestamp_hour: dt.datetime
     yhat: float
@@ -191,6 +196,7 @@ class ForecastPoint:
     issue_time: dt.datetime
     model_version: str
     run_id: str
+    origin_time: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,12 +268,25 @@ class ForecastStore(Protocol):
         """Recommendations of the newest run per building for target hours in ``[start, end)``."""
 
 
+NO_ORIGIN = dt.datetime(1, 1, 1, tzinfo=dt.UTC)  # ranks a row without an origin below all others
+
+
+def forecast_rank(origin_time: dt.datetime | None, issue_time: dt.datetime, run_id: str) -> tuple:
+    """Which of two forecasts for one hour wins: newest origin (the run's date), then issue, then run id.
+
+    "Newest issue wins" alone let a re-run of day D-1 at 09:00 replace the 05:00 forecasts of day D;
+    the origin says which day's information a forecast used, so it decides first.
+    """
+    return (origin_time or NO_ORIGIN, issue_time, run_id)
+
+
 def newest_per_hour(rows: Iterable[ForecastPoint]) -> list[ForecastPoint]:
-    """Keep, for each target hour, the point with the newest issue time (then the largest run id)."""
+    """Keep, for each target hour, the point that ranks highest by :func:`forecast_rank`."""
     best: dict[dt.datetime, ForecastPoint] = {}
     for p in rows:
         cur = best.get(p.timestamp_hour)
-        if cur is None or (p.issue_time, p.run_id) > (cur.issue_time, cur.run_id):
+        if cur is None or (forecast_rank(p.origin_time, p.issue_time, p.run_id)
+                           > forecast_rank(cur.origin_time, cur.issue_time, cur.run_id)):
             best[p.timestamp_hour] = p
     return [best[h] for h in sorted(best)]
 

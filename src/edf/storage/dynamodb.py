@@ -18,10 +18,20 @@ area membership         ``A#{area}`` / ``B#{building}``   ``GET /v1/buildings``:
 
 The portfolio aggregate is computed when a run is written (per grid area, series and hour: the
 building count, the sum of ``yhat``, of the bounds and of the squared half-widths) and a read takes,
-for each hour, the newest run that covered the area. That equals the per-building newest forecast
+for each hour, the run that covered the area with the newest origin (then issue time, then run id:
+:func:`edf.storage.base.forecast_rank`). That equals the per-building newest forecast
 (the PostgreSQL/Timestream semantics) whenever a run forecasts every building of its areas, which
 the inference workflow does; it makes a 1,000-building portfolio read 72 small items instead of
 72,000 (see ``bench/serving.py``).
+
+Topology changes (a building moving between grid areas). The building item ``B#{b}``/``META``
+holds the building's *current* area and the rank (origin, issue, run) of the run that set it.
+Before a run's building items are written, the stored ``META`` items of its buildings are read
+(``BatchGetItem``): a building a newer run already placed keeps its ``META`` and membership (a late
+re-run of an older day does not move it back); a building that moved loses its old
+``A#{old}``/``B#{b}`` membership, and the run writes aggregate items for the old area's hours too
+(count 0 when no other building of the run is there), so the old area's newest aggregate no longer
+counts it. Recommendation reads keep only buildings whose current area is asked for.
 
 Every item carries ``expires_at`` (epoch seconds, issue time + ``ttl_days``), the table's TTL
 attribute, so old runs age out without a sweeper. ``BatchWriteItem`` calls take 25 items and
@@ -71,6 +81,7 @@ from edf.storage.base import (
 
 log = logging.getLogger(__name__)
 BATCH = 25  # BatchWriteItem limit
+GET_BATCH = 100  # BatchGetItem limit
 MAX_ATTEMPTS = 8
 END_SUFFIX = "#~"  # sorts after every "#..." continuation of a key prefix
 
@@ -87,6 +98,15 @@ def _days(start: dt.datetime, end: dt.datetime) -> list[str]:
 
 def _n(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
+
+
+def _rank(item: dict[str, Any]) -> tuple[str, str, str]:
+    """An item's (origin, issue, run) as fixed-width text: compares like ``forecast_rank``."""
+    return (item.get("ot", {}).get("S", ""), item.get("it", {}).get("S", ""), item.get("r", {}).get("S", ""))
+
+
+def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 class DynamoDBForecastStore:
@@ -160,7 +180,7 @@ class DynamoDBForecastStore:
     def _accumulate(sums: dict[tuple[str, str, dt.datetime], list[Any]], r: ForecastRow) -> None:
         """Add one forecast to its area/series/hour aggregate (count, sums, squared half-widths)."""
         acc = sums.setdefault((r.grid_area, r.series, r.timestamp_hour),
-                              [0, 0.0, 0.0, 0.0, 0.0, 0.0, r.issue_time, r.run_id])
+                              [0, 0.0, 0.0, 0.0, 0.0, 0.0, r.issue_time, r.run_id, r.origin_time])
         acc[0] += 1
         acc[1] += r.yhat
         acc[2] += (r.yhat - r.yhat_lower) ** 2
@@ -168,15 +188,27 @@ class DynamoDBForecastStore:
         acc[4] += r.yhat_lower
         acc[5] += r.yhat_upper
         acc[6] = max(acc[6], r.issue_time)
+        acc[8] = _later(acc[8], r.origin_time)
+
+    @staticmethod
+    def _vacate(sums: dict[tuple[str, str, dt.datetime], list[Any]], moved: dict[str, tuple[str, str]]) -> None:
+        """For buildings that left an area (building -> (old area, new area)), add the old area's hours of
+        the new area with no contribution: the old area's newest aggregate then stops counting them."""
+        pairs = {(old, new) for old, new in moved.values()}
+        for (area, series, hour), acc in list(sums.items()):
+            for old, new in pairs:
+                if area == new:
+                    sums.setdefault((old, series, hour), [0, 0.0, 0.0, 0.0, 0.0, 0.0, acc[6], acc[7], acc[8]])
 
     def _aggregate_items(self, sums: dict[tuple[str, str, dt.datetime], list[Any]], gen: str) -> Iterator[dict[str, Any]]:
-        for (area, series, hour_dt), (n, y, lq, hq, ls, hs, issue_dt, run_id) in sums.items():
+        for (area, series, hour_dt), (n, y, lq, hq, ls, hs, issue_dt, run_id, origin) in sums.items():
             hour, issue = iso_z(hour_dt), iso_z(issue_dt)
             pk, sk = f"PA#{area}#{series}", f"{hour}#{issue}#{run_id}"
             yield {"PK": {"S": pk}, "SK": {"S": sk}, "RPK": {"S": f"RUN#{run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
                    "th": {"S": hour}, "it": {"S": issue}, "r": {"S": run_id}, "n": {"N": str(n)},
                    "y": _n(y), "lq": _n(lq), "hq": _n(hq), "ls": _n(ls), "hs": _n(hs),
-                   "expires_at": self._expires(issue_dt), "g": {"S": gen}}
+                   "expires_at": self._expires(issue_dt), "g": {"S": gen},
+                   **({"ot": {"S": iso_z(origin)}} if origin is not None else {})}
 
     def _recommendation_item(self, r: RecommendationRow, gen: str) -> dict[str, Any]:
         hour = iso_z(r.timestamp_hour)
@@ -192,15 +224,60 @@ class DynamoDBForecastStore:
 
     @staticmethod
     def _note_building(seen: dict[tuple[str, str], list[Any]], r: ForecastRow) -> None:
-        entry = seen.setdefault((r.building_id, r.grid_area), [set(), r.issue_time])
+        entry = seen.setdefault((r.building_id, r.grid_area), [set(), r.issue_time, r.origin_time, r.run_id])
         entry[0].add(r.series)
         entry[1] = max(entry[1], r.issue_time)
+        entry[2] = _later(entry[2], r.origin_time)
 
     def _building_items(self, seen: dict[tuple[str, str], list[Any]]) -> Iterator[dict[str, Any]]:
-        for (b, a), (ss, newest) in seen.items():
-            common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(newest)}
+        """``META`` + membership per building, carrying the run's rank (``ot``, ``it``, ``r``)."""
+        for (b, a), (ss, newest, origin, run_id) in seen.items():
+            common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(newest),
+                      "it": {"S": iso_z(newest)}, "r": {"S": run_id},
+                      **({"ot": {"S": iso_z(origin)}} if origin is not None else {})}
             yield {"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}, **common}
             yield {"PK": {"S": f"A#{a}"}, "SK": {"S": f"B#{b}"}, **common}
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem in chunks of 100, retrying UnprocessedKeys (same backoff as writes)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), GET_BATCH):
+            request: dict[str, Any] = {"Keys": keys[i:i + GET_BATCH]}
+            for attempt in range(MAX_ATTEMPTS):
+                resp = self.client.batch_get_item(RequestItems={self.table: request})
+                out += resp.get("Responses", {}).get(self.table, [])
+                pending = resp.get("UnprocessedKeys", {}).get(self.table)
+                if not pending:
+                    break
+                request = pending
+                self.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random() / 2))
+            else:
+                raise StoreError(f"DynamoDB left keys unread after {MAX_ATTEMPTS} attempts (table {self.table})")
+        return out
+
+    def _current(self, building_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored ``META`` item (current area and its run's rank) of each building that has one."""
+        keys = [{"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}} for b in sorted(set(building_ids))]
+        return {it["b"]["S"]: it for it in self._get_many(keys)}
+
+    def _topology(self, seen: dict[tuple[str, str], list[Any]]) -> dict[str, tuple[str, str]]:
+        """Compare the run's buildings with their stored ``META``; returns the moves (building -> (old, new)).
+
+        Entries of buildings a higher-ranking run already placed are dropped from ``seen`` (their
+        ``META`` and membership stay as they are). Thousands of buildings: 1 BatchGetItem per 100.
+        """
+        current = self._current(b for b, _ in seen)
+        moved: dict[str, tuple[str, str]] = {}
+        for (b, a), (_, issue, origin, run_id) in list(seen.items()):
+            cur = current.get(b)
+            if cur is None:
+                continue
+            mine = (iso_z(origin) if origin is not None else "", iso_z(issue), run_id)
+            if _rank(cur) > mine:
+                del seen[(b, a)]
+            elif cur["a"]["S"] != a:
+                moved[b] = (cur["a"]["S"], a)
+        return moved
 
     def _send(self, requests: list[dict[str, Any]]) -> int:
         """One BatchWriteItem of <= 25 requests, retrying UnprocessedItems; returns the calls made."""
@@ -244,9 +321,12 @@ class DynamoDBForecastStore:
             for rec in stream.recommendation_rows(recommendations):
                 yield self._recommendation_item(rec, gen)
             stream.check_duplicates()
+            moved.update(self._topology(buildings))  # issue 14, item 7: access follows the current topology
+            self._vacate(sums, moved)
             yield from self._aggregate_items(sums, gen)
             yield from self._building_items(buildings)
 
+        moved: dict[str, tuple[str, str]] = {}
         calls = self._batch({"PutRequest": {"Item": it}} for it in items())
         removed = {"F#": 0, "RA#": 0}
 
@@ -255,6 +335,8 @@ class DynamoDBForecastStore:
                 for prefix in removed:
                     removed[prefix] += pk.startswith(prefix)
                 yield {"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
+            for b, (old, _) in sorted(moved.items()):  # the building left its old area
+                yield {"DeleteRequest": {"Key": {"PK": {"S": f"A#{old}"}, "SK": {"S": f"B#{b}"}}}}
 
         calls += self._batch(deletes())
         return WriteResult(forecasts_written=stream.forecasts, recommendations_written=stream.recommendations,
@@ -292,7 +374,8 @@ class DynamoDBForecastStore:
         return ForecastPoint(
             timestamp_hour=parse_iso_z(item["th"]["S"]), yhat=float(item["y"]["N"]),
             yhat_lower=float(item["lo"]["N"]), yhat_upper=float(item["hi"]["N"]),
-            issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"])
+            issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"],
+            origin_time=parse_iso_z(item["ot"]["S"]) if "ot" in item else None)
 
     def building_series(self, building_id: str, series: str, start: dt.datetime,
                         end: dt.datetime) -> list[ForecastPoint]:
@@ -303,7 +386,7 @@ class DynamoDBForecastStore:
             KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
             ExpressionAttributeValues={":p": {"S": f"F#{building_id}#{series}"}, ":a": {"S": iso_z(start)},
                                        ":b": {"S": iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX}},
-            ProjectionExpression="th, y, lo, hi, it, r, mv")
+            ProjectionExpression="th, y, lo, hi, it, r, mv, ot")
         return newest_per_hour(self._point(it) for it in items)
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
@@ -318,15 +401,16 @@ class DynamoDBForecastStore:
                                   ExpressionAttributeValues={":p": {"S": f"PA#{area}#{series}"},
                                                              ":a": {"S": lo}, ":b": {"S": hi}}):
                 cur = newest.get(it["th"]["S"])
-                if cur is None or (it["it"]["S"], it["r"]["S"]) > (cur["it"]["S"], cur["r"]["S"]):
+                if cur is None or _rank(it) > _rank(cur):
                     newest[it["th"]["S"]] = it
             for hour, it in newest.items():
                 acc = totals.setdefault(hour, [0.0] * 6)
                 for i, key in enumerate(("n", "y", "lq", "hq", "ls", "hs")):
                     acc[i] += float(it[key]["N"])
+        # an hour whose newest aggregates count no building (every building left the areas) is no point
         return [PortfolioPoint(timestamp_hour=parse_iso_z(h), buildings=int(n), yhat=y, yhat_lower=y - math.sqrt(lq),
                                yhat_upper=y + math.sqrt(hq), yhat_lower_comonotonic=ls, yhat_upper_comonotonic=hs)
-                for h, (n, y, lq, hq, ls, hs) in sorted(totals.items())]
+                for h, (n, y, lq, hq, ls, hs) in sorted(totals.items()) if n > 0]
 
     def recommendations(self, grid_areas: Iterable[str], start: dt.datetime,
                         end: dt.datetime) -> list[RecommendationRow]:
@@ -343,7 +427,11 @@ class DynamoDBForecastStore:
                         timestamp_hour=parse_iso_z(it["th"]["S"]), action=it["ac"]["S"], kw=float(it["kw"]["N"]),
                         expected_reduction_kwh=float(it["red"]["N"]), expected_saving=float(it["sav"]["N"]),
                         run_id=it["r"]["S"], issue_time=parse_iso_z(it["it"]["S"])))
-        return newest_run_recommendations(rows)
+        # access follows the current topology: a building that left the areas takes its old rows along
+        current = self._current(r.building_id for r in rows) if rows else {}
+        wanted = {check_grid_area(a) for a in grid_areas}
+        return newest_run_recommendations(
+            r for r in rows if r.building_id in current and current[r.building_id]["a"]["S"] in wanted)
 
 
 class BatchWriter:
