@@ -158,7 +158,8 @@ def run_load_case(n: int, args: argparse.Namespace) -> dict[str, Any]:
     from edf_local.lambdas import LocalLambdaInvoker
 
     cfg = load_config()
-    memory, timeout = cfg.edf_inference.load_forecasts_lambda_memory, cfg.edf_inference.load_forecasts_lambda_timeout
+    memory = args.load_memory or cfg.edf_inference.load_forecasts_lambda_memory
+    timeout = args.load_timeout or cfg.edf_inference.load_forecasts_lambda_timeout
     with tempfile.TemporaryDirectory(prefix="edf-bench-load-") as tmp:
         f_path, r_path = synthetic_run(n, Path(tmp))
         env = {"EDF_FORECAST_DB_TYPE": args.backend, "EDF_STORAGE_CREATE_MISSING": "1", "EDF_LOG_FORMAT": "text"}
@@ -174,8 +175,9 @@ def run_load_case(n: int, args: argparse.Namespace) -> dict[str, Any]:
                           recommendations_stored=out["recommendations_written"])
         except Exception as exc:  # noqa: BLE001 - the failure (OOM, timeout) is the measurement
             record.update(status="FAILED", error=getattr(exc, "error", type(exc).__name__))
-        record.update(seconds=round(time.perf_counter() - started, 1),
-                      peak_rss_mb=invoker.invocations[-1].get("peak_rss_mb"),
+        last = invoker.invocations[-1]
+        record.update(seconds=round(time.perf_counter() - started, 1), peak_rss_mb=last.get("peak_rss_mb"),
+                      cpu_seconds=last.get("cpu_seconds"), lambda_seconds_at_least=last.get("lambda_seconds_at_least"),
                       load_avg_1m=round(os.getloadavg()[0], 1))
     print(json.dumps(record), flush=True)
     return record
@@ -203,6 +205,8 @@ def main() -> int:
     parser.add_argument("--train-buildings", type=int, default=100,
                         help="buildings of the small portfolio that trains the model the inference cases use")
     parser.add_argument("--inference-days", type=int, default=21, help="days of history of the inference portfolios")
+    parser.add_argument("--load-memory", type=int, default=None, help="load_<N>: Lambda memory MB (default: config)")
+    parser.add_argument("--load-timeout", type=int, default=None, help="load_<N>: Lambda timeout s (default: config)")
     parser.add_argument("--workdir", default=None, help="job directories and logs (default: a temp folder)")
     args = parser.parse_args()
     inference_sizes = [int(m.group(1)) for c in args.cases if (m := re.fullmatch(r"inference_(\d+)", c))]
