@@ -171,7 +171,7 @@ class _Handler(BaseHTTPRequestHandler):
                                "stage": "local", "requestId": str(uuid.uuid4()), "identity": identity,
                                "authorizer": authorizer, "requestTimeEpoch": int(dt.datetime.now().timestamp() * 1000)},
         }
-        handler = b2b.lambda_handler if api == "b2b" else b2c.lambda_handler
+        handler = b2b.handle if api == "b2b" else b2c.handle
         resp = handler(event, _Context())
         headers = {k: v for k, v in (resp.get("headers") or {}).items()}
         for k, values in (resp.get("multiValueHeaders") or {}).items():

@@ -18,18 +18,19 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 
+from edf.config import EDFConfig
 from edf.serving.params import ApiError
 from edf.serving.tenants import CachedRegistry, TenantRegistry
-from edf.storage.base import InvalidValueError, StoreError
+from edf.storage.base import ForecastStore, InvalidValueError, StoreError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Dependencies:
-    cfg: Any
-    store: Any
-    registry: Any  # TenantRegistry or CachedRegistry (has .get())
+    cfg: EDFConfig
+    store: ForecastStore
+    registry: TenantRegistry | CachedRegistry  # a CachedRegistry re-reads its source now and then
 
     def tenants(self) -> TenantRegistry:
         return self.registry.get() if isinstance(self.registry, CachedRegistry) else self.registry
@@ -53,8 +54,9 @@ def get_dependencies() -> Dependencies:
 
             cfg = load_config(os.environ.get("EDF_CONFIG_URI") or None)
             uri = os.environ.get("EDF_TENANT_REGISTRY") or cfg.edf_serving.tenant_registry_uri
-            registry: Any = (CachedRegistry(uri, cfg.edf_serving.tenant_registry_cache_seconds) if uri
-                             else TenantRegistry({"tenants": []}))
+            registry: TenantRegistry | CachedRegistry = (
+                CachedRegistry(uri, cfg.edf_serving.tenant_registry_cache_seconds) if uri
+                else TenantRegistry({"tenants": []}))
             _deps = Dependencies(cfg, open_store(cfg), registry)
         return _deps
 
