@@ -51,22 +51,51 @@ def parse_origin(text: str) -> dt.datetime:
     return value.replace(tzinfo=None)
 
 
+def processed_window(args: argparse.Namespace, cfg) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The [start, end) of processed_edf_data this run reads (partition pruning on a cluster).
+
+    Training: the configured train_start_date/train_end_date (open ends read everything).
+    Inference at a given origin: the lookback window before it. Without an origin the newest
+    data decides the origin, so everything is read.
+    """
+    if args.mode == "training":
+        tr = cfg.edf_training
+        start = dt.datetime.combine(tr.train_start_date, dt.time()) if tr.train_start_date else None
+        end = dt.datetime.combine(tr.train_end_date, dt.time()) if tr.train_end_date else None
+        return start, end
+    if not args.origin:
+        return None, None
+    origin = parse_origin(args.origin)
+    return origin - dt.timedelta(days=cfg.common_feature_eng.lookback_days_default), origin
+
+
 def run(args: argparse.Namespace) -> dict:
     from pyspark.sql import functions as F
 
     from edf.config import load_config
     from edf.data import contract as c
-    from edf.features.io import read_topology, spark_read_parquet, write_parquet
+    from edf.data.feature_names import ORIGIN
+    from edf.features.io import (
+        DATE_PARTITION,
+        ORIGIN_PARTITION,
+        has_parquet,
+        join_path,
+        read_processed,
+        read_topology,
+        spark_read_parquet,
+        write_partitioned,
+        write_text,
+    )
     from edf.features.pipeline import build_inference_features, build_training_features, cast_processed
-    from edf.features.spark_session import get_spark
+    from edf.features.spark_session import executor_task_counts, get_spark
 
     cfg = load_config(args.config, json.loads(args.overrides) if args.overrides else None)
     fe = cfg.edf_feature_eng
     spark = get_spark(app_name=f"edf-features-{args.mode}")
     started = time.time()
-    processed = cast_processed(spark_read_parquet(spark, args.processed))
-    topology = read_topology(args.topology)
-    out = Path(args.output)
+    processed = cast_processed(read_processed(spark, args.processed, *processed_window(args, cfg)))
+    topology = read_topology(args.topology, spark)
+    out = args.output  # a local directory (SageMaker Processing) or an s3:// URI (Glue)
     summary: dict = {"mode": args.mode}
     if args.mode == "training":
         tr = cfg.edf_training
@@ -77,13 +106,13 @@ def run(args: argparse.Namespace) -> dict:
         target = args.target or tr.target
         processed = processed.where(F.col(target).isNotNull())
         feats = build_training_features(spark, processed, topology, fe)
-        write_parquet(feats.train, out / "train")
-        write_parquet(feats.eval, out / "eval")
+        write_partitioned(feats.train, join_path(out, "train"), ORIGIN_PARTITION, ORIGIN)
+        write_partitioned(feats.eval, join_path(out, "eval"), ORIGIN_PARTITION, ORIGIN)
         feats.release()
         # the cleaned hourly series, for sequence models and baselines that need raw history
-        write_parquet(processed, out / "series")
-        train_rows = spark_read_parquet(spark, out / "train").count()
-        eval_rows = spark_read_parquet(spark, out / "eval").count()
+        write_partitioned(processed, join_path(out, "series"), DATE_PARTITION, c.TIMESTAMP)
+        train_rows = spark_read_parquet(spark, join_path(out, "train")).count()
+        eval_rows = spark_read_parquet(spark, join_path(out, "eval")).count()
         summary.update(train_rows=train_rows, eval_rows=eval_rows, split_time=feats.split_time.isoformat() + "Z",
                        target=target)
     else:
@@ -95,18 +124,19 @@ def run(args: argparse.Namespace) -> dict:
             origin = (last + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             origin = (origin + dt.timedelta(days=1)).replace(hour=0) if origin.hour else origin
         weather = None
-        if args.weather_forecast and Path(args.weather_forecast).exists() and any(Path(args.weather_forecast).rglob("*.parquet")):
+        if has_parquet(spark, args.weather_forecast):
             weather = spark_read_parquet(spark, args.weather_forecast)
         feats = build_inference_features(spark, processed, topology, fe, origin, horizon, weather,
                                          lookback_days=cfg.common_feature_eng.lookback_days_default)
-        write_parquet(feats, out / "inference")
+        write_partitioned(feats, join_path(out, "inference"), ORIGIN_PARTITION, ORIGIN)
         history = processed.where(F.col(c.TIMESTAMP) < F.lit(origin).cast("timestamp")).where(
             F.col(c.TIMESTAMP) >= F.lit(origin - dt.timedelta(days=cfg.common_feature_eng.lookback_days_default)).cast("timestamp"))
-        write_parquet(history, out / "series")
-        rows = spark_read_parquet(spark, out / "inference").count()
+        write_partitioned(history, join_path(out, "series"), DATE_PARTITION, c.TIMESTAMP)
+        rows = spark_read_parquet(spark, join_path(out, "inference")).count()
         summary.update(origin=origin.isoformat() + "Z", horizon_hours=horizon, rows=rows)
     summary["seconds"] = round(time.time() - started, 2)
-    (out / "_summary.json").write_text(json.dumps(summary, indent=2))
+    summary["executors"] = executor_task_counts(spark)
+    write_text(join_path(out, "_summary.json"), json.dumps(summary, indent=2))
     log.info("features done: %s", summary)
     return summary
 
