@@ -22,6 +22,7 @@ from edf_local.templates import render_asl_file, template_variables
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "eu-central-1"
 SM_ERRORS = {"SageMaker.AmazonSageMakerException", "ThrottlingException"}
+GLUE_ERRORS = {"Glue.AWSGlueException", "Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"}
 LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                  "Lambda.TooManyRequestsException"}
 
@@ -97,6 +98,10 @@ def test_every_task_retries_transient_errors_and_catches_to_the_failure_notifica
             assert "$$.Execution.Name" in job_name, name
         if state["Resource"].endswith("lambda:invoke"):
             assert retried >= LAMBDA_ERRORS, name
+        if ":::glue:" in state["Resource"]:
+            assert retried >= GLUE_ERRORS, name
+            assert all(isinstance(v, str) for k, v in state["Parameters"]["Arguments"].items()
+                       if not k.endswith(".$")), name  # Glue arguments are strings
     notify = definition["States"]["NotifyFailureEDF"]
     assert notify["Resource"] == "arn:aws:states:::sns:publish"
     assert notify["Parameters"]["TopicArn"].startswith("arn:aws:sns:")
@@ -156,6 +161,8 @@ class Script:
             raise self.fail[state].pop(0)
         if resource.endswith("createProcessingJob.sync"):
             return {"ProcessingJobName": params["ProcessingJobName"], "ProcessingJobStatus": "Completed"}
+        if resource.endswith("glue:startJobRun.sync"):
+            return {"Id": "jr_1", "JobName": params["JobName"], "JobRunState": "SUCCEEDED"}
         if resource.endswith("createTrainingJob.sync"):
             out = params["OutputDataConfig"]["S3OutputPath"]
             return {"TrainingJobName": params["TrainingJobName"], "TrainingJobStatus": "Completed",
@@ -206,10 +213,14 @@ def test_training_success_passes_overrides_and_registers(definitions, cfg):
     from edf.config import load_config
     assert load_config(None, overrides).edf_training.train_start_date.isoformat() == "2017-01-01"
     # the data-only overrides reach validation and features
-    args = script.params("FeatureEngineeringTrainingEDF")["AppSpecification"]["ContainerArguments"]
-    data = json.loads(args[args.index("--overrides") + 1])
+    feats = script.params("FeatureEngineeringTrainingEDF")
+    assert feats["JobName"] == f"edf-features-training-{cfg.env_suffix}"
+    args = feats["Arguments"]
+    data = json.loads(args["--overrides"])
     assert data == {"edf_training": {"train_start_date": "2017-01-01", "train_end_date": "2017-03-01"}}
-    assert all(isinstance(a, str) for a in args)
+    assert all(isinstance(a, str) for a in args.values())
+    assert args["--output"] == f"s3://{cfg.processed_bucket}/features/edf/training/EDFTrainingWorkflow-dev/exec-1/"
+    assert args["--processed"] == cfg.s3_path("s3_processed_edf_path")  # Spark reads S3 itself, pruned by date
     reg = script.params("RegisterModelEDF")
     assert reg["FunctionName"].endswith(f":function:{cfg.name(cfg.lambda_register_edf_func_base)}")
     assert reg["Payload"]["model_data_url"].endswith("/EDFTrainingWorkflow-dev/exec-1/edf-train-exec-1/output/model.tar.gz")
@@ -262,11 +273,24 @@ def test_failed_training_job_notifies_with_the_cause_and_ends_in_workflow_failed
 
 
 def test_sagemaker_throttling_is_retried(definitions):
-    script = Script(lambdas=REGISTER, fail={"FeatureEngineeringTrainingEDF": [
+    script = Script(lambdas=REGISTER, fail={"ValidateSchema": [
         TaskFailed("ThrottlingException", "slow down"), TaskFailed("SageMaker.AmazonSageMakerException", "busy")]})
     exe = run(definitions["training"], script)
     assert exe.status == "SUCCEEDED"
+    assert script.states().count("ValidateSchema") == 3
+
+
+def test_glue_concurrency_limit_is_retried_and_a_failed_glue_run_is_not(definitions):
+    script = Script(lambdas=REGISTER, fail={"FeatureEngineeringTrainingEDF": [
+        TaskFailed("Glue.ConcurrentRunsExceededException", "2 runs already"), TaskFailed("Glue.ThrottlingException", "")]})
+    exe = run(definitions["training"], script)
+    assert exe.status == "SUCCEEDED"
     assert script.states().count("FeatureEngineeringTrainingEDF") == 3
+    cause = json.dumps({"JobRunState": "FAILED", "ErrorMessage": "ValueError: no date partitions"})
+    script = Script(fail={"FeatureEngineeringTrainingEDF": [TaskFailed("States.TaskFailed", cause)]})
+    exe = run(definitions["training"], script)
+    assert exe.status == "FAILED" and "no date partitions" in exe.cause
+    assert script.states().count("FeatureEngineeringTrainingEDF") == 1
 
 
 APPROVED = {"model_package_arn": "arn:aws:sagemaker:eu-central-1:1:model-package/g/3", "model_package_version": 3,
@@ -282,8 +306,8 @@ def test_inference_date_defaults_to_the_execution_start_date(definitions):
     exe = run(definitions["inference"], script, {}, machine="EDFInferenceWorkflow-dev")
     assert exe.status == "SUCCEEDED", exe.cause
     day = exe.start_time.date().isoformat()
-    args = script.params("FeatureEngineeringInferenceEDF")["AppSpecification"]["ContainerArguments"]
-    assert args[args.index("--origin") + 1] == f"{day}T00:00:00Z"
+    args = script.params("FeatureEngineeringInferenceEDF")["Arguments"]
+    assert args["--origin"] == f"{day}T00:00:00Z" and args["--mode"] == "inference"
     assert script.params("LoadForecastsToDB")["Payload"]["run_id"] == f"edf-{day}"
 
 
@@ -303,8 +327,8 @@ def test_inference_with_a_date_uses_a_run_id_stable_across_executions(definition
         assert forecast["AppSpecification"]["ImageUri"] == "img:model"  # the image the model was trained with
         args = forecast["AppSpecification"]["ContainerArguments"]
         assert args[args.index("--model-version") + 1] == APPROVED["model_package_arn"]
-        feats = script.params("FeatureEngineeringInferenceEDF")["AppSpecification"]["ContainerArguments"]
-        assert feats[feats.index("--horizon-hours") + 1] == "24"
+        feats = script.params("FeatureEngineeringInferenceEDF")["Arguments"]
+        assert feats["--horizon-hours"] == "24"
         model_input = forecast["ProcessingInputs"][0]["S3Input"]["S3Uri"]
         assert model_input == APPROVED["model_data_url"]
     assert ids == ["edf-2017-08-01", "edf-2017-08-01"]

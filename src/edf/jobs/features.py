@@ -26,6 +26,11 @@ PROCESSING = Path("/opt/ml/processing")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    return parser().parse_args(argv)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The job's options (also how the Glue script, edf.jobs.glue_features, tells them from Glue's own)."""
     p = argparse.ArgumentParser(description="EDF feature engineering (PySpark), training or inference mode.")
     p.add_argument("--mode", choices=["training", "inference"], required=True)
     p.add_argument("--processed", default=str(PROCESSING / "input" / "processed"),
@@ -38,7 +43,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--origin", default=None, help="inference origin, ISO UTC hour (default: next midnight after data)")
     p.add_argument("--horizon-hours", type=int, default=None)
     p.add_argument("--target", default=None, help="restrict training rows to this target's buildings")
-    return p.parse_args(argv)
+    return p
 
 
 def parse_origin(text: str) -> dt.datetime:
