@@ -299,7 +299,7 @@ def upload_changes(s3: Any, mirror: Path, before: dict[str, tuple[int, int]]) ->
     return count
 
 
-GLUE_PREFIX = "edf/glue"  # under the scripts bucket: the script, the edf wheel, Glue's temp dir
+GLUE_PREFIX = "edf/glue"  # under the scripts bucket, per job: the script, the edf wheel, Glue's temp dir
 
 
 def feature_job_name(cfg: Any, mode: str) -> str:
@@ -310,22 +310,25 @@ def feature_job_name(cfg: Any, mode: str) -> str:
 def feature_job_definition(cfg: Any, mode: str, role_arn: str) -> dict[str, Any]:
     """The ``CreateJob`` request of one feature job, as terraform/modules/glue_features_job declares it.
 
-    Locally the ``--additional-python-modules`` entry is recorded but not installed: the runner's
-    virtualenv already has the ``edf`` code and its dependencies.
+    Script, wheel and temp dir live under ``s3://<scripts bucket>/edf/glue/<job name>/``. Locally the
+    ``--additional-python-modules`` entry is recorded but not installed: the runner's virtualenv
+    already has the ``edf`` code and its dependencies.
     """
     from edf import __version__
 
     spark = cfg.edf_spark
     size = getattr(spark, mode)
-    base = f"s3://{cfg.scripts_bucket}/{GLUE_PREFIX}"
+    name = feature_job_name(cfg, mode)
+    base = f"s3://{cfg.scripts_bucket}/{GLUE_PREFIX}/{name}"
     modules = [f"{base}/edf-{__version__}-py3-none-any.whl", *spark.additional_python_modules]
     return {
-        "Name": feature_job_name(cfg, mode), "Role": role_arn, "GlueVersion": spark.glue_version,
+        "Name": name, "Role": role_arn, "GlueVersion": spark.glue_version,
         "Command": {"Name": "glueetl", "ScriptLocation": f"{base}/features.py", "PythonVersion": "3"},
-        "DefaultArguments": {"--additional-python-modules": ",".join(modules), "--job-language": "python",
-                             "--enable-metrics": "true", "--enable-continuous-cloudwatch-log": "true",
-                             "--TempDir": f"{base}/tmp/", "--mode": mode},
-        "WorkerType": size.worker_type, "NumberOfWorkers": size.number_of_workers,
+        "DefaultArguments": {"--mode": mode, "--additional-python-modules": ",".join(modules),
+                             "--job-language": "python", "--enable-metrics": "true",
+                             "--enable-continuous-cloudwatch-log": "true",
+                             "--job-bookmark-option": "job-bookmark-disable", "--TempDir": f"{base}/tmp/"},
+        "WorkerType": size.worker_type, "NumberOfWorkers": size.number_of_workers, "MaxRetries": 0,
         "Timeout": spark.timeout_minutes, "ExecutionProperty": {"MaxConcurrentRuns": 2},
     }
 
@@ -333,7 +336,7 @@ def feature_job_definition(cfg: Any, mode: str, role_arn: str) -> dict[str, Any]
 def define_feature_jobs(cfg: Any, role_arn: str, script_path: Path, session: boto3.Session | None = None) -> dict[str, str]:
     """Create the two Glue feature jobs on the emulator as the ``glue_features_job`` Terraform module does.
 
-    The script is uploaded to ``s3://<scripts bucket>/edf/glue/features.py``; returns mode -> job name.
+    The script is uploaded to ``s3://<scripts bucket>/edf/glue/<job name>/features.py``; returns mode -> job name.
     """
     sess = session or boto3.Session()
     s3, glue = sess.client("s3"), sess.client("glue")
@@ -342,10 +345,7 @@ def define_feature_jobs(cfg: Any, role_arn: str, script_path: Path, session: bot
         definition = feature_job_definition(cfg, mode, role_arn)
         bucket, key = split_s3_uri(definition["Command"]["ScriptLocation"])
         s3.upload_file(str(script_path), bucket, key)
-        try:
-            glue.get_job(JobName=definition["Name"])
-            glue.update_job(JobName=definition["Name"], JobUpdate={k: v for k, v in definition.items() if k != "Name"})
-        except glue.exceptions.EntityNotFoundException:
-            glue.create_job(**definition)
+        glue.delete_job(JobName=definition["Name"])  # redefine: DeleteJob of an absent job succeeds; no UpdateJob in moto
+        glue.create_job(**definition)
         names[mode] = definition["Name"]
     return names

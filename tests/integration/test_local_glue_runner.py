@@ -108,6 +108,7 @@ def test_feature_jobs_are_defined_as_terraform_declares_them(aws, cfg):
     expected = feature_job_definition(cfg, "training", ROLE)
     assert job["WorkerType"] == cfg.edf_spark.training.worker_type == expected["WorkerType"]
     assert job["NumberOfWorkers"] == cfg.edf_spark.training.number_of_workers
-    assert job["Command"]["ScriptLocation"] == f"s3://{cfg.scripts_bucket}/edf/glue/features.py"
+    assert job["Command"]["ScriptLocation"] == f"s3://{cfg.scripts_bucket}/edf/glue/{names['training']}/features.py"
+    assert job["DefaultArguments"]["--mode"] == "training"
     modules = job["DefaultArguments"]["--additional-python-modules"].split(",")
     assert modules[0].endswith(".whl") and modules[1:] == cfg.edf_spark.additional_python_modules

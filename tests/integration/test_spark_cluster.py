@@ -70,14 +70,18 @@ def test_both_workers_ran_tasks_of_the_feature_job(cluster_run):
     assert set(cluster_run["worker_tasks"]) == {"worker-0", "worker-1"}
     assert all(n > 0 for n in cluster_run["worker_tasks"].values()), cluster_run["worker_tasks"]
     assert sum(cluster_run["worker_tasks"].values()) == sum(executors.values())
-    apps = [a for a in cluster_run["state"]["completedapps"] if a["name"] == "edf-features-training"]
+    apps = [a for key in ("activeapps", "completedapps") for a in cluster_run["state"].get(key, [])
+            if a["name"] == "edf-features-training"]
     assert apps, "the master did not record the job as one of its applications"
 
 
-def test_cluster_features_are_frame_equal_to_local_mode(cluster_run):
+def test_cluster_features_are_frame_equal_to_local_mode(cluster_run, spark):
+    """The same job in this process's shared local[2] session (see conftest) gives the same frames."""
+    from edf.jobs.features import parse_args, run
+
+    assert spark.sparkContext.master == "local[2]"
     root = cluster_run["root"]
-    local = run_job(job_args(cluster_run["inputs"], root / "local"), {"EDF_SPARK_MASTER": "local[2]"},
-                    root / "local-job.log")
+    local = run(parse_args(job_args(cluster_run["inputs"], root / "local")))
     assert set(local["executors"]) == {k for k in local["executors"] if k.startswith("driver@")}
     assert cluster_run["summary"]["train_rows"] == local["train_rows"] > 0
     assert cluster_run["summary"]["eval_rows"] == local["eval_rows"] > 0
