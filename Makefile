@@ -52,12 +52,12 @@ SPARK_PARITY_VENV := .venv-spark35
 SPARK_PARITY_PYSPARK ?= 3.5.5
 SPARK_PARITY_TESTS := tests/integration/test_features_spark.py tests/integration/test_features_io.py tests/unit/test_glue_script.py
 
-$(SPARK_PARITY_VENV)/.installed: pyproject.toml config/edf_config.yaml
+$(SPARK_PARITY_VENV)/.installed: pyproject.toml config/edf_config.yaml Makefile
 	@test -x $(SPARK_PARITY_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_PARITY_VENV)
 	$(SPARK_PARITY_VENV)/bin/pip install --quiet --upgrade pip
-	# Glue 5.0's Spark line; numpy < 2 as pyspark 3.5 requires; pvlib/holidays as the Glue job pins them.
+	# Glue 5.0's Spark line; numpy < 2 as pyspark 3.5 requires (and a pyarrow built for it); pvlib/holidays as the Glue job pins them.
 	$(SPARK_PARITY_VENV)/bin/pip install --quiet "pyspark==$(SPARK_PARITY_PYSPARK)" "numpy>=1.26,<2" \
-	  "pandas>=2.2,<3" "pyarrow>=15" "pydantic>=2.6" "pyyaml>=6.0" "boto3>=1.34" "aws-lambda-powertools>=3.0" \
+	  "pandas>=2.2,<3" "pyarrow>=15,<20" "pydantic>=2.6" "pyyaml>=6.0" "boto3>=1.34" "aws-lambda-powertools>=3.0" \
 	  $$(sed -n 's/^  additional_python_modules: \[\(.*\)\].*/\1/p' config/edf_config.yaml | tr -d '",') \
 	  "pytest>=8.0" "pytest-timeout>=2.3"
 	@touch $@
