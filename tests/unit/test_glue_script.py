@@ -38,3 +38,17 @@ def test_spark_engine_config_is_typed():
         load_config(None, {"edf_spark": {"training": {"worker_type": "G.3X"}}})
     with pytest.raises(ValueError):
         load_config(None, {"edf_spark": {"inference": {"number_of_workers": 1}}})
+
+
+def test_processed_window_is_the_lookback_at_inference_and_the_training_dates_in_training():
+    import datetime as dt
+
+    cfg = load_config(None, {"edf_training": {"train_start_date": "2017-01-01", "train_end_date": "2017-03-01"}})
+    inference = features.parse_args(["--mode", "inference", "--origin", "2017-08-01T00:00:00Z"])
+    lookback = cfg.common_feature_eng.lookback_days_default
+    assert features.processed_window(inference, cfg) == (dt.datetime(2017, 8, 1) - dt.timedelta(days=lookback),
+                                                          dt.datetime(2017, 8, 1))
+    assert features.processed_window(features.parse_args(["--mode", "inference"]), cfg) == (None, None)
+    training = features.parse_args(["--mode", "training"])
+    assert features.processed_window(training, cfg) == (dt.datetime(2017, 1, 1), dt.datetime(2017, 3, 1))
+    assert features.processed_window(training, load_config()) == (None, None)
