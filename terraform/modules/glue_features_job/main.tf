@@ -19,21 +19,21 @@ locals {
 }
 
 resource "aws_s3_object" "script" {
-  bucket     = var.scripts_bucket
-  key        = "${local.prefix}/features.py"
-  source     = var.script_path
-  etag       = filemd5(var.script_path)
-  kms_key_id = var.kms_key_arn
-  tags       = var.tags
+  bucket      = var.scripts_bucket
+  key         = "${local.prefix}/features.py"
+  source      = var.script_path
+  source_hash = filemd5(var.script_path) # etag cannot be used with SSE-KMS
+  kms_key_id  = var.kms_key_arn
+  tags        = var.tags
 }
 
 resource "aws_s3_object" "wheel" {
-  bucket     = var.scripts_bucket
-  key        = local.wheel_key
-  source     = var.wheel_path
-  etag       = filemd5(var.wheel_path)
-  kms_key_id = var.kms_key_arn
-  tags       = var.tags
+  bucket      = var.scripts_bucket
+  key         = local.wheel_key
+  source      = var.wheel_path
+  source_hash = filemd5(var.wheel_path)
+  kms_key_id  = var.kms_key_arn
+  tags        = var.tags
 }
 
 resource "aws_iam_role" "this" {
