@@ -133,7 +133,8 @@ resource "aws_glue_job" "this" {
   worker_type            = var.worker_type
   number_of_workers      = var.number_of_workers
   timeout                = var.timeout_minutes
-  max_retries            = 0 # the workflow decides about retries (Retry on the task)
+  max_retries            = 0          # the workflow decides about retries (Retry on the task)
+  execution_class        = "STANDARD" # what the API reports when unset (no plan drift); FLEX suits training (docs)
   security_configuration = aws_glue_security_configuration.this.name
 
   command {
