@@ -7,7 +7,7 @@ EXTRAS := spark,models,optimization,storage,local,dev
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 export TF_PLUGIN_DIR
 
-.PHONY: demo test lint venv clean bench package system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
+.PHONY: demo test test-spark-parity lint venv clean bench package system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
 
 $(VENV)/.installed: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,27 @@ demo: system-packages $(VENV)/.installed
 test: system-packages $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Version parity with the managed Spark engine (docs/spark_engine.md): AWS Glue 5.0 runs Spark 3.5.4 on
+# Python 3.11, development runs pyspark 4.x. A second virtualenv with pyspark 3.5.x and the Glue job's
+# pinned modules runs the feature tests (the job's own code from src/, no editable install).
+SPARK_PARITY_VENV := .venv-spark35
+SPARK_PARITY_PYSPARK ?= 3.5.5
+SPARK_PARITY_TESTS := tests/integration/test_features_spark.py tests/integration/test_features_io.py tests/unit/test_glue_script.py
+
+$(SPARK_PARITY_VENV)/.installed: pyproject.toml config/edf_config.yaml Makefile
+	@test -x $(SPARK_PARITY_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_PARITY_VENV)
+	$(SPARK_PARITY_VENV)/bin/pip install --quiet --upgrade pip
+	# Glue 5.0's Spark line; numpy < 2 as pyspark 3.5 requires (and a pyarrow built for it); pvlib/holidays as the Glue job pins them.
+	$(SPARK_PARITY_VENV)/bin/pip install --quiet "pyspark==$(SPARK_PARITY_PYSPARK)" "numpy>=1.26,<2" \
+	  "pandas>=2.2,<3" "pyarrow>=15,<20" "pydantic>=2.6" "pyyaml>=6.0" "boto3>=1.34" "aws-lambda-powertools>=3.0" \
+	  $$(sed -n 's/^  additional_python_modules: \[\(.*\)\].*/\1/p' config/edf_config.yaml | tr -d '",') \
+	  "pytest>=8.0" "pytest-timeout>=2.3"
+	@touch $@
+
+test-spark-parity: system-packages $(SPARK_PARITY_VENV)/.installed
+	$(SPARK_PARITY_VENV)/bin/python -c "import pyspark, sys; print('parity run: pyspark', pyspark.__version__, 'python', sys.version.split()[0])"
+	PYTHONPATH=$(CURDIR)/src $(SPARK_PARITY_VENV)/bin/pytest -q -p no:cacheprovider $(SPARK_PARITY_TESTS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -195,6 +195,40 @@ class InferenceConfig(_Section):
     load_forecasts_lambda_timeout: int = Field(300, ge=1, le=900)
 
 
+GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")  # Glue 5.0 Spark worker types (4/8/16/32 vCPU per worker)
+
+
+class GlueJobSize(_Section):
+    """Workers of one Glue feature job: type and count (a DPU is 4 vCPU / 16 GB; G.1X = 1 DPU)."""
+
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    number_of_workers: int = Field(2, ge=2, le=299)  # Glue: at least 2 (driver + 1 executor)
+
+
+class SparkEngineConfig(_Section):
+    """Where the feature jobs run (docs/spark_engine.md): AWS Glue 5.0 in AWS, a local Spark locally."""
+
+    glue_version: Literal["5.0"] = "5.0"
+    features_job_base: str = "edf-features"  # Glue job name base; env suffix appended
+    training: GlueJobSize = Field(default_factory=lambda: GlueJobSize(number_of_workers=10))
+    inference: GlueJobSize = Field(default_factory=lambda: GlueJobSize(number_of_workers=2))
+    timeout_minutes: int = Field(120, ge=1, le=2880)  # Glue job run timeout (TIMEOUT state after it)
+    # pip requirements Glue installs next to the edf wheel on every node (--additional-python-modules)
+    additional_python_modules: list[str] = Field(default_factory=lambda: ["pvlib==0.16.1", "holidays==0.109"])
+    local_master: str = "local[2]"  # the local Glue runner: local[N], a spark:// URL, or "standalone"
+    local_workers: int = Field(2, ge=1, le=8)  # "standalone": workers started on 127.0.0.1
+    local_worker_cores: int = Field(1, ge=1)
+    local_worker_memory: str = "2g"
+    local_executor_memory: str = "1g"
+
+    @model_validator(mode="after")
+    def _local_master_known(self) -> SparkEngineConfig:
+        ok = self.local_master == "standalone" or self.local_master.startswith(("local", "spark://"))
+        if not ok:
+            raise ValueError(f"local_master {self.local_master!r}: expected local[N], spark://host:port or standalone")
+        return self
+
+
 class LambdaShared(_Section):
     get_model_memory: int = Field(128, ge=128, le=10240)
     get_model_timeout: int = Field(30, ge=1, le=900)
@@ -445,6 +479,7 @@ class EDFConfig(_Section):
     edf_storage: StorageConfig = Field(default_factory=StorageConfig)
     edf_serving: ServingConfig = Field(default_factory=ServingConfig)
     edf_monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    edf_spark: SparkEngineConfig = Field(default_factory=SparkEngineConfig)
 
     # --- derived names (one place, so Terraform and code agree) ---
     def name(self, base: str) -> str:

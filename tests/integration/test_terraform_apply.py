@@ -57,7 +57,7 @@ class _Deployment:
 
     def variables(self, stack: str) -> dict:
         common = {"lambda_zip_dir": str(self.zips), "aws_sdk_pandas_layer_arn": self.layer_arn,
-                  "aws_max_retries": 3}
+                  "aws_max_retries": 3, "glue_wheel_dir": str(self.root / "glue")}
         if stack == "training_edf":
             return {**common, "image_tag": "test", "force_destroy": True}
         t = self.outputs["training_edf"]
@@ -82,12 +82,14 @@ def _timed(key: str):
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     from edf.packaging import build_all
+    from edf.packaging.glue_wheel import build_job_wheel
     from edf_local.emulator import EmulatedAWS
 
     root = tmp_path_factory.mktemp("tf-apply")
     cfg = load_config(None)
     with _timed("package"):
         build_all(out_dir=root / "zips")
+        build_job_wheel(root / "glue")
     with EmulatedAWS(region=cfg.aws_region) as aws:
         # What the ingestion stack and CD provide.
         s3 = aws.client("s3")
@@ -133,6 +135,30 @@ def test_apply_training_then_inference(deployment):
     assert sched["Target"]["Arn"] == i["inference_state_machine_arn"]
     for fn in aws.client("lambda").list_functions()["Functions"]:
         assert fn["TracingConfig"]["Mode"] == "Active", fn["FunctionName"]
+    _check_feature_jobs(deployment, t, i)
+
+
+def _check_feature_jobs(deployment, t, i):
+    """The two Glue feature jobs: sized from the config, script and wheel in S3, encrypted, own role."""
+    from edf_local.glue_runner import feature_job_name
+
+    aws, cfg = deployment.aws, deployment.cfg
+    glue, s3 = aws.client("glue"), aws.client("s3")
+    for mode, outs in (("training", t), ("inference", i)):
+        name = feature_job_name(cfg, mode)
+        assert outs["features_job_name"] == name
+        job = glue.get_job(JobName=name)["Job"]
+        size = getattr(cfg.edf_spark, mode)
+        assert (job["WorkerType"], job["NumberOfWorkers"]) == (size.worker_type, size.number_of_workers)
+        assert job["GlueVersion"] == cfg.edf_spark.glue_version and job["DefaultArguments"]["--mode"] == mode
+        assert job["SecurityConfiguration"] and job["Role"].endswith(f"{name}-glue")
+        script = job["Command"]["ScriptLocation"]
+        bucket, _, key = script[5:].partition("/")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert body == (REPO / "src/edf/jobs/glue_features.py").read_bytes()
+        wheel = job["DefaultArguments"]["--additional-python-modules"].split(",")[0]
+        bucket, _, key = wheel[5:].partition("/")
+        assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 10_000
 
 
 def test_second_plan_has_no_changes(deployment):
@@ -252,3 +278,4 @@ def test_destroy_leaves_nothing(deployment):
     assert aws.client("lambda").list_functions()["Functions"] == []
     assert aws.client("scheduler").list_schedules()["Schedules"] == []
     assert aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert aws.client("glue").get_jobs()["Jobs"] == []

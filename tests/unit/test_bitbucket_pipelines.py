@@ -82,3 +82,14 @@ def test_every_test_path_used_by_a_target_exists():
     text = (REPO / "Makefile").read_text()
     for path in re.findall(r"pytest[^\n]*?\s(tests/[\w/.]+)", text):
         assert (REPO / path).exists(), path
+
+
+@pytest.mark.parametrize("kind", ["branches", "pull-requests"])
+def test_ci_runs_the_feature_tests_on_the_glue_spark_version(pipelines, kind):
+    steps = _steps(pipelines["pipelines"][kind]["**"])
+    assert "make test-spark-parity" in "\n".join(_scripts(s) for s in steps)
+    makefile = (REPO / "Makefile").read_text()
+    version = re.search(r"^SPARK_PARITY_PYSPARK \?= (\S+)", makefile, flags=re.M).group(1)
+    assert version.startswith("3.5."), "Glue 5.0 runs Spark 3.5 (docs/spark_engine.md)"
+    for path in re.search(r"^SPARK_PARITY_TESTS := (.+)$", makefile, flags=re.M).group(1).split():
+        assert (REPO / path).exists(), path

@@ -1,4 +1,4 @@
-"""``python -m edf.packaging``: build the Lambda zips Terraform deploys (``make package``)."""
+"""``python -m edf.packaging``: build the Lambda zips and the Glue job wheel Terraform deploys (``make package``)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from edf.packaging.glue_wheel import build_job_wheel
 from edf.packaging.lambdas import REPO_ROOT, PackagingError, build_all, format_report
 
 
@@ -17,6 +18,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "lambda", help="output directory (default: build/lambda)")
     parser.add_argument("--only", nargs="+", metavar="FUNCTION", help="build only these functions (names from functions.json)")
+    parser.add_argument("--glue-out", type=Path, default=REPO_ROOT / "build" / "glue",
+                        help="where the edf wheel of the Glue feature jobs goes (default: build/glue)")
     args = parser.parse_args(argv)
     try:
         results = build_all(args.out, args.only)
@@ -24,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_report(results))
+    print(f"glue job wheel: {build_job_wheel(args.glue_out)}")
     print(f"size report: {args.out / 'size_report.json'}")
     return 0
 

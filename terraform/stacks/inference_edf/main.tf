@@ -15,11 +15,13 @@ locals {
   account_id  = data.aws_caller_identity.current.account_id
   partition   = data.aws_partition.current.partition
   zip_dir     = coalesce(var.lambda_zip_dir, "${local.repo_root}/build/lambda")
-  functions   = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
-  db_type     = upper(coalesce(var.forecast_db_type, local.cfg.edf_inference.forecast_db_type))
-  storage_cfg = local.cfg.edf_storage
-  mon         = local.cfg.edf_monitoring
-  lead_edges  = local.mon.lead_bucket_edges_hours
+  # the edf wheel of the Glue feature job (`make package` builds it into build/glue)
+  glue_wheel_dir = coalesce(var.glue_wheel_dir, "${local.repo_root}/build/glue")
+  functions      = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
+  db_type        = upper(coalesce(var.forecast_db_type, local.cfg.edf_inference.forecast_db_type))
+  storage_cfg    = local.cfg.edf_storage
+  mon            = local.cfg.edf_monitoring
+  lead_edges     = local.mon.lead_bucket_edges_hours
   # LeadBucket dimension values the accuracy monitor emits ("0-24", "24-48", ...).
   lead_buckets = [for i in range(length(local.lead_edges) - 1) : "${local.lead_edges[i]}-${local.lead_edges[i + 1]}"]
 
@@ -220,6 +222,12 @@ module "create_sagemaker_model" {
       resources = local.model_package_arns
     },
     {
+      # glue:startJobRun.sync starts the run and polls it (GetJobRun), stopping it if the task is aborted.
+      sid       = "RunFeatureJob"
+      actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+      resources = [module.features_job.job_arn]
+    },
+    {
       sid       = "PassJobRole"
       actions   = ["iam:PassRole"]
       resources = [var.sagemaker_execution_role_arn]
@@ -349,6 +357,27 @@ module "accuracy_monitor" {
   ])
 }
 
+# ---------------------------------------------------------------- inference feature job (AWS Glue 5.0)
+module "features_job" {
+  source                    = "../../modules/glue_features_job"
+  job_name                  = "${local.cfg.edf_spark.features_job_base}-inference-${local.suffix}"
+  mode                      = "inference"
+  glue_version              = local.cfg.edf_spark.glue_version
+  worker_type               = local.cfg.edf_spark.inference.worker_type
+  number_of_workers         = local.cfg.edf_spark.inference.number_of_workers
+  timeout_minutes           = local.cfg.edf_spark.timeout_minutes
+  additional_python_modules = local.cfg.edf_spark.additional_python_modules
+  script_path               = "${local.repo_root}/src/edf/jobs/glue_features.py"
+  wheel_path                = "${local.glue_wheel_dir}/${one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl"))}"
+  scripts_bucket            = local.scripts_bucket
+  processed_bucket          = local.processed_bucket
+  raw_bucket                = local.raw_bucket
+  config_object_key         = var.config_object_key
+  kms_key_arn               = module.kms.key_arn
+  data_kms_key_arns         = var.data_kms_key_arns
+  tags                      = local.tags
+}
+
 # ---------------------------------------------------------------- inference workflow
 module "inference_workflow" {
   source      = "../../modules/state_machine"
@@ -358,8 +387,7 @@ module "inference_workflow" {
     alerts_topic_arn                    = var.alerts_topic_arn
     config_uri                          = local.config_uri
     create_sagemaker_model_function_arn = module.create_sagemaker_model.arn
-    feature_instance_count              = local.cfg.edf_inference.feature_eng_instance_count
-    feature_instance_type               = local.cfg.edf_inference.feature_eng_instance_type
+    features_inference_job_name         = module.features_job.job_name
     forecast_horizon_hours              = local.cfg.edf_inference.forecast_horizon_hours
     forecast_instance_count             = local.cfg.edf_inference.forecast_gen_instance_count
     forecast_instance_type              = local.cfg.edf_inference.forecast_gen_instance_type
