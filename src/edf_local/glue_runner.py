@@ -41,10 +41,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from edf.data.io import split_s3_uri
 from edf_local.errors import TaskFailed
+from edf_local.memory import MemoryWatch
 
 GLUE_API_ERROR_PREFIX = "Glue"
 MAX_ARGUMENTS_BYTES = 260 * 1024  # "The maximum size of job arguments is limited to 260KB" (Glue docs)
 MAX_NAME = 255
+# memory of one worker node by type (Glue docs: G.025X 2 vCPU/4 GB, G.1X 4/16, G.2X 8/32, ...)
+WORKER_MEMORY_GIB = {"G.025X": 4, "G.1X": 16, "G.2X": 32, "G.4X": 64, "G.8X": 128, "G.12X": 192, "G.16X": 256,
+                     "R.1X": 32, "R.2X": 64, "R.4X": 128, "R.8X": 256}
 WORKER_TYPES = ("G.025X", "G.1X", "G.2X", "G.4X", "G.8X", "G.12X", "G.16X", "R.1X", "R.2X", "R.4X", "R.8X", "Z.2X")
 ERROR_MESSAGE_MAX = 2048
 # Arguments the job reads from S3 itself, only the parts it needs: processed_edf_data is read by date
@@ -193,13 +197,20 @@ class LocalGlueRunner:
             log.write(f"$ {' '.join(command)}\n".encode())
             log.flush()
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=job_dir, env=env)
-            try:
-                code = proc.wait(timeout=timeout_s)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise _RunFailed("TIMEOUT", f"Job run timed out after {timeout_s} s (Timeout)") from None
+            # locally driver and executors share one process tree: it may use what one worker node has
+            ceiling = WORKER_MEMORY_GIB.get(run.get("WorkerType") or "", 0) * 1024 or None
+            with MemoryWatch(proc.pid, ceiling, interval=0.5) as watch:
+                try:
+                    code = proc.wait(timeout=timeout_s)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    raise _RunFailed("TIMEOUT", f"Job run timed out after {timeout_s} s (Timeout)") from None
         run["ExecutionTime"] = max(1, round(time.perf_counter() - started))
+        run["LocalPeakRssMb"] = round(watch.peak_mb, 1)
+        if watch.exceeded:
+            raise _RunFailed("FAILED", f"the job used more than the {ceiling} MiB of a {run.get('WorkerType')} "
+                                       f"worker and was killed (out of memory); log: {log_path}")
         if code != 0:
             failure = Path(extra_env["EDF_OPT_ML"]) / "output" / "failure"
             reason = failure.read_text(errors="replace").strip() if failure.is_file() else ""
