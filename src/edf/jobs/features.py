@@ -94,6 +94,9 @@ def run(args: argparse.Namespace) -> dict:
             last = processed.agg(F.max(c.TIMESTAMP)).first()[0]
             origin = (last + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             origin = (origin + dt.timedelta(days=1)).replace(hour=0) if origin.hour else origin
+        from edf.jobs.inference_inputs import check_inference_inputs  # stale inputs fail or degrade
+
+        summary["input_checks"] = check_inference_inputs(processed, topology, origin, cfg)
         weather = None
         if args.weather_forecast and Path(args.weather_forecast).exists() and any(Path(args.weather_forecast).rglob("*.parquet")):
             weather = spark_read_parquet(spark, args.weather_forecast)
