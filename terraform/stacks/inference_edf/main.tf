@@ -429,11 +429,17 @@ resource "aws_iam_role_policy" "scheduler" {
         Action   = ["states:StartExecution"]
         Resource = [module.inference_workflow.arn]
         }, {
-        # The schedules are encrypted with the stack key; Scheduler decrypts them as this role.
+        # The schedules and the dead-letter queue are encrypted with the stack key; Scheduler
+        # decrypts the schedules and encrypts dead letters as this role.
         Sid      = "ScheduleKey"
         Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource = [module.kms.key_arn]
+        }, {
+        Sid      = "DeadLetters"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.scheduler_dlq.arn]
       }],
       var.enable_accuracy_monitor ? [{
         Sid      = "RunAccuracyMonitor"
@@ -442,6 +448,31 @@ resource "aws_iam_role_policy" "scheduler" {
         Resource = [module.accuracy_monitor[0].arn]
       }] : [],
     )
+  })
+}
+
+# Invocations the Scheduler could not deliver after its retries (StartExecution throttled, role or
+# key misconfigured, state machine deleted) land here instead of vanishing; an alarm watches it.
+resource "aws_sqs_queue" "scheduler_dlq" {
+  name                              = "${local.names.scheduler}-dlq"
+  kms_master_key_id                 = module.kms.key_arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = 1209600 # 14 days, the SQS maximum: time to inspect and replay
+  tags                              = local.tags
+}
+
+resource "aws_sqs_queue_policy" "scheduler_dlq" {
+  queue_url = aws_sqs_queue.scheduler_dlq.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "sqs:*"
+      Resource  = aws_sqs_queue.scheduler_dlq.arn
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
   })
 }
 
@@ -465,6 +496,10 @@ resource "aws_scheduler_schedule" "daily_inference" {
     retry_policy {
       maximum_retry_attempts = 2
     }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.scheduler_dlq.arn
+    }
   }
 }
 
@@ -487,6 +522,10 @@ resource "aws_scheduler_schedule" "accuracy_monitor" {
 
     retry_policy {
       maximum_retry_attempts = 2
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.scheduler_dlq.arn
     }
   }
 }
@@ -541,6 +580,13 @@ module "monitoring" {
   api_p99_latency_ms = var.api_p99_latency_ms
   accuracy_namespace = local.mon.metrics_namespace
   lead_buckets       = local.lead_buckets
+  # The daily run: succeeded by the deadline hour, inputs fresh, schedule delivered.
+  daily_state_machine_arn      = module.inference_workflow.arn
+  success_deadline_hour_utc    = local.cfg.edf_inference.alarms.success_deadline_hour_utc
+  inputs_namespace             = local.cfg.edf_inference.alarms.metrics_namespace
+  environment                  = local.suffix
+  processed_data_max_age_hours = local.cfg.edf_inference.alarms.processed_data_max_age_hours
+  dead_letter_queue_names      = { scheduler = aws_sqs_queue.scheduler_dlq.name }
   # The drift policy's bad-day thresholds: an alarm fires on the first bad day, retraining after N.
   max_cv_rmse_pct = local.mon.drift.max_cv_rmse_pct
   min_coverage    = local.mon.drift.min_coverage
