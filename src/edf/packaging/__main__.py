@@ -17,9 +17,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "build" / "lambda", help="output directory (default: build/lambda)")
     parser.add_argument("--only", nargs="+", metavar="FUNCTION", help="build only these functions (names from functions.json)")
+    parser.add_argument("--lock", type=Path, default=None,
+                        help="lock file (requirements/dev.lock): refuse to bundle a distribution installed at another version")
     args = parser.parse_args(argv)
     try:
-        results = build_all(args.out, args.only)
+        results = build_all(args.out, args.only, lock=args.lock)
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -31,6 +31,8 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
+from edf.packaging.lock import LockMismatch, check_locked
+
 SPEC_PATH = Path(__file__).with_name("functions.json")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -187,8 +189,12 @@ def build_function(
     out_dir: Path,
     lambdas_dir: Path = REPO_ROOT / "lambdas",
     edf_root: Path | None = None,
+    lock: Path | None = None,
 ) -> BuildResult:
-    """Build ``out_dir/<name>.zip`` for one function and return its size figures."""
+    """Build ``out_dir/<name>.zip`` for one function and return its size figures.
+
+    With ``lock`` every bundled distribution must be installed at the version the lock file pins.
+    """
     handler_dir = lambdas_dir / spec.name
     if not (handler_dir / "handler.py").is_file():
         raise PackagingError(f"{handler_dir / 'handler.py'} does not exist (functions.json lists {spec.name!r})")
@@ -209,7 +215,13 @@ def build_function(
             add(p.relative_to(handler_dir).as_posix(), p, "handler")
     for arc, p in _edf_files(edf_root):
         add(arc, p, "edf")
-    for dist in dependency_closure(spec.requirements, exclude):
+    closure = dependency_closure(spec.requirements, exclude)
+    if lock is not None:
+        try:
+            check_locked(closure, lock)
+        except LockMismatch as exc:
+            raise PackagingError(f"{spec.name}: {exc}") from None
+    for dist in closure:
         for arc, p in _dist_files(dist):
             add(arc, p, dist.metadata["Name"])
 
@@ -236,6 +248,7 @@ def build_all(
     only: list[str] | None = None,
     lambdas_dir: Path = REPO_ROOT / "lambdas",
     spec_path: Path = SPEC_PATH,
+    lock: Path | None = None,
 ) -> list[BuildResult]:
     """Build every function (or ``only`` those) and write ``size_report.json`` next to the zips."""
     check_interpreter()
@@ -248,7 +261,7 @@ def build_all(
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise PackagingError(f"unknown function(s) {unknown}; known: {sorted(specs)}")
-    results = [build_function(specs[n], out_dir, lambdas_dir) for n in names]
+    results = [build_function(specs[n], out_dir, lambdas_dir, lock=lock) for n in names]
     report = {
         "target": f"python{TARGET_PYTHON[0]}.{TARGET_PYTHON[1]} {TARGET_MACHINE}",
         "limits": {"zip_bytes": MAX_ZIP_BYTES, "unzipped_bytes_incl_layers": MAX_UNZIPPED_BYTES},
