@@ -7,7 +7,7 @@ EXTRAS := spark,models,optimization,storage,local,dev
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 export TF_PLUGIN_DIR
 
-.PHONY: demo test lint venv clean bench package lock system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
+.PHONY: demo test lint venv clean bench package lock rds-ca system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
 
 # LOCK=requirements/dev.lock (CI) installs exactly the locked versions and hashes, then the project
 # without resolving again. Without LOCK (the default, unchanged) pip resolves the pyproject lower
@@ -79,8 +79,16 @@ $(CHECKOV_VENV)/.installed:
 
 # One reproducible zip per Lambda into build/lambda (+ size_report.json); Terraform reads them there.
 # Every bundled distribution must be installed at its requirements/dev.lock version.
+# The RDS CA bundle (sslmode=verify-full) is shipped in the zips that use psycopg when build/certs
+# holds it: `make rds-ca` (CI and CD, which reach AWS) downloads it over HTTPS from AWS's trust store.
+RDS_CA := build/certs/rds-global-bundle.pem
+RDS_CA_URL ?= https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 package: $(VENV)/.installed
-	$(PY) -m edf.packaging --lock requirements/dev.lock
+	$(PY) -m edf.packaging --lock requirements/dev.lock $(if $(wildcard $(RDS_CA)),--rds-ca $(RDS_CA))
+
+rds-ca:
+	@mkdir -p $(dir $(RDS_CA)) && curl -fsSL --proto '=https' --tlsv1.2 -o $(RDS_CA).tmp "$(RDS_CA_URL)" && \
+	  grep -q -- '-----BEGIN CERTIFICATE-----' $(RDS_CA).tmp && mv $(RDS_CA).tmp $(RDS_CA) && echo "RDS CA bundle: $(RDS_CA)"
 
 # Re-resolve the lock files (exact versions + sha256 of every wheel) after a pyproject change. uv is
 # run from PyPI with pipx-style isolation; TORCH_WHEELS is where the CPU torch wheel is found

@@ -230,7 +230,8 @@ class PostgresSettings(_Section):
     user: str = "edf_app"
     secret_id: str | None = None
     dsn_env: str = "EDF_PG_DSN"
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "verify-full"
+    sslrootcert: str | None = "certs/rds-global-bundle.pem"  # relative: under the Lambda task root
     connect_timeout_seconds: int = Field(5, ge=1, le=60)
     schema_name: str = Field("edf", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -121,6 +121,7 @@ DELEGATES = {
     "load_forecasts": lambda m: setattr(m, "handle", _delegate),
     "b2b_api": lambda m: setattr(m, "lambda_handler", _delegate),
     "b2c_api": lambda m: setattr(m, "lambda_handler", _delegate),
+    "db_bootstrap": lambda m: setattr(m, "handle_bootstrap", _delegate),
 }
 
 

@@ -190,3 +190,18 @@ def test_image_and_dev_locks_agree_and_cover_every_lambda_requirement():
 def test_make_package_checks_the_lock():
     text = (REPO / "Makefile").read_text()
     assert "-m edf.packaging --lock requirements/dev.lock" in text
+
+
+def test_rds_ca_bundle_is_shipped_in_psycopg_zips_only(lambdas_dir, tmp_path):
+    pem = tmp_path / "bundle.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    with_pg = pk.build_function(pk.FunctionSpec("hello", ("psycopg",), True), tmp_path / "a", lambdas_dir, rds_ca=pem)
+    without = pk.build_function(_spec(), tmp_path / "b", lambdas_dir, rds_ca=pem)
+    with zipfile.ZipFile(with_pg.zip_path) as zf:
+        assert zf.read("certs/rds-global-bundle.pem") == pem.read_bytes()
+    with zipfile.ZipFile(without.zip_path) as zf:
+        assert "certs/rds-global-bundle.pem" not in zf.namelist()
+    html = tmp_path / "error.html"
+    html.write_text("<html>captive portal</html>")
+    with pytest.raises(pk.PackagingError, match="not a PEM"):
+        pk.build_function(pk.FunctionSpec("hello", ("psycopg",), True), tmp_path / "c", lambdas_dir, rds_ca=html)

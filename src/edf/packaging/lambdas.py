@@ -57,6 +57,17 @@ _SKIP_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 _EDF_EXCLUDE = (re.compile(r"^edf/data/bundled/"),)
 
 
+RDS_CA_ARCNAME = "certs/rds-global-bundle.pem"
+
+
+def _checked_pem(path: Path) -> Path:
+    """The CA bundle must exist and hold PEM certificates (not an HTML error page from a proxy)."""
+    p = Path(path)
+    if not p.is_file() or b"-----BEGIN CERTIFICATE-----" not in p.read_bytes():
+        raise PackagingError(f"{p} is not a PEM certificate bundle (`make rds-ca` downloads the RDS one)")
+    return p
+
+
 class PackagingError(RuntimeError):
     """A zip cannot be built (missing handler, unknown distribution, wrong interpreter, too big)."""
 
@@ -190,6 +201,7 @@ def build_function(
     lambdas_dir: Path = REPO_ROOT / "lambdas",
     edf_root: Path | None = None,
     lock: Path | None = None,
+    rds_ca: Path | None = None,
 ) -> BuildResult:
     """Build ``out_dir/<name>.zip`` for one function and return its size figures.
 
@@ -215,6 +227,9 @@ def build_function(
             add(p.relative_to(handler_dir).as_posix(), p, "handler")
     for arc, p in _edf_files(edf_root):
         add(arc, p, "edf")
+    if rds_ca is not None and any(_norm(r) == "psycopg" for r in spec.requirements):
+        # The RDS CA bundle for sslmode=verify-full (config edf_storage.postgres.sslrootcert).
+        add(RDS_CA_ARCNAME, _checked_pem(rds_ca), "rds-ca")
     closure = dependency_closure(spec.requirements, exclude)
     if lock is not None:
         try:
@@ -249,6 +264,7 @@ def build_all(
     lambdas_dir: Path = REPO_ROOT / "lambdas",
     spec_path: Path = SPEC_PATH,
     lock: Path | None = None,
+    rds_ca: Path | None = None,
 ) -> list[BuildResult]:
     """Build every function (or ``only`` those) and write ``size_report.json`` next to the zips."""
     check_interpreter()
@@ -261,7 +277,7 @@ def build_all(
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise PackagingError(f"unknown function(s) {unknown}; known: {sorted(specs)}")
-    results = [build_function(specs[n], out_dir, lambdas_dir, lock=lock) for n in names]
+    results = [build_function(specs[n], out_dir, lambdas_dir, lock=lock, rds_ca=rds_ca) for n in names]
     report = {
         "target": f"python{TARGET_PYTHON[0]}.{TARGET_PYTHON[1]} {TARGET_MACHINE}",
         "limits": {"zip_bytes": MAX_ZIP_BYTES, "unzipped_bytes_incl_layers": MAX_UNZIPPED_BYTES},
