@@ -43,10 +43,10 @@ def _backtest(args: argparse.Namespace) -> int:
     from edf.commands.data import read_processed
     from edf.config import ConfigError, load_config
     from edf.data import bundled
+    from edf.data.topology import read_topology
     from edf.data.validation import validate_processed
     from edf.evaluation.backtest import BacktestError, render_table, run_backtest
     from edf.evaluation.metrics import clean
-    from edf.features.io import read_topology
     from edf.features.spark_session import get_spark
     from edf.models import STRATEGIES, ModelError
 

@@ -42,23 +42,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def read_processed(path: str):
     """Read processed data from a bundled name, a local Parquet file/folder or an S3 prefix."""
-    import pandas as pd
-
     from edf.data import bundled
+    from edf.data.io import DataNotFoundError, read_parquet
 
     if path == "bundled":
         return bundled.load_homes()
     if path == "bundled-solar":
         return bundled.load_solar()
-    if path.startswith("s3://"):
-        import awswrangler as wr
-
-        return wr.s3.read_parquet(path, dataset=True)
-    p = Path(path)
-    if not p.exists():
-        raise CommandError(f"no such file or directory: {path}")
     try:
-        return pd.read_parquet(p)
+        return read_parquet(path)
+    except DataNotFoundError as exc:
+        raise CommandError(str(exc)) from None
     except Exception as exc:  # pyarrow raises several types for non-Parquet input
         raise CommandError(f"{path} is not readable as Parquet: {exc}") from None
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from edf.config import EDFConfig
 from edf.data import contract as c
+from edf.data.topology import pv_mask
 from edf.evaluation.metrics import METRICS, clean, evaluate_forecasts, skill
 from edf.models import BASELINES, ForecastModel, make_model
 
@@ -29,8 +30,8 @@ def evaluate_target(model: ForecastModel, eval_rows: pd.DataFrame, train_rows: p
     """Score the model and both baselines on the evaluation rows of one target."""
     target = model.target
     rows = eval_rows[eval_rows[target].notna()]
-    if target == c.SOLAR and "pv_capacity_kw" in rows.columns:
-        rows = rows[rows["pv_capacity_kw"].fillna(0) > 0]
+    if target == c.SOLAR:
+        rows = rows[pv_mask(rows)]
     width, share = model.interval_width, cfg.edf_evaluation.mape_min_actual_share
     preds = {model.strategy: model.predict(rows, series)}
     result = evaluate_forecasts(preds[model.strategy], rows, target, width, share)

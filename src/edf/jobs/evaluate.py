@@ -17,6 +17,7 @@ import logging
 import sys
 from pathlib import Path
 
+from edf.jobs.args import add_config_arguments, job_config
 from edf.jobs.entrypoint import run_job
 
 log = logging.getLogger("edf.jobs.evaluate")
@@ -28,23 +29,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--model", default=str(PROCESSING / "input" / "model"), help="folder with model.tar.gz or a bundle")
     p.add_argument("--features", default=str(PROCESSING / "input" / "features"), help="folder with eval/ and series/")
     p.add_argument("--output", default=str(PROCESSING / "output" / "evaluation"), help="report folder")
-    p.add_argument("--config", default=None, help="config path or s3:// URI (default: repository config)")
-    p.add_argument("--overrides", default=None, help="JSON config overrides (from the workflow input)")
+    add_config_arguments(p)
     return p.parse_args(argv)
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edf.config import load_config
+    from edf.data.io import list_files, read_parquet
     from edf.evaluation.report import REPORT_FILE, build_report, evaluate_target, write_plots
+    from edf.models.base import utc_keys
     from edf.models.bundle import load_bundle
-    from edf.models.jobs_common import read_frame
+    from edf.models.sampling import read_training_rows
 
-    cfg = load_config(args.config, json.loads(args.overrides) if args.overrides else None)
+    cfg = job_config(args)
     manifest, models = load_bundle(args.model)
     features = Path(args.features)
-    eval_rows = read_frame(features / "eval")
-    train_rows = read_frame(features / "train", required=False)
-    series = read_frame(features / "series", required=False)
+    eval_rows = utc_keys(read_parquet(features / "eval"))
+    # the baselines' interval state comes from training rows: the same bounded sample the model saw
+    tr = cfg.edf_training
+    train_rows = (utc_keys(read_training_rows(features / "train", tr.max_training_rows, tr.training_sample_seed)[0])
+                  if (features / "train").exists() and list_files(features / "train") else None)
+    series = utc_keys(read_parquet(features / "series", required=False))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     targets, plots = {}, []

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from edf.jobs.args import add_config_arguments
 from edf.jobs.entrypoint import run_job
 
 log = logging.getLogger("edf.jobs.forecast")
@@ -35,8 +36,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-id", required=True, help="workflow execution name; re-runs replace its rows downstream")
     p.add_argument("--model-version", required=True, help="model package ARN or version that produced the forecasts")
     p.add_argument("--issue-time", default=None, help="ISO time of the run (default: now, UTC)")
-    p.add_argument("--config", default=None, help="accepted for the processing-job contract (unused)")
-    p.add_argument("--overrides", default=None, help="accepted for the processing-job contract (unused)")
+    add_config_arguments(p)
     return p.parse_args(argv)
 
 
@@ -45,13 +45,13 @@ def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None
     """Predict every target in the bundle and shape the rows as FORECAST_COLUMNS."""
     from edf.data import contract as c
     from edf.data.outputs import FORECAST_COLUMNS, SERIES_OF_TARGET
+    from edf.data.topology import pv_mask
 
     parts = []
     for target, model in models.items():
         sub = rows
         if target == c.SOLAR:
-            pv = sub["pv_capacity_kw"] if "pv_capacity_kw" in sub.columns else pd.Series(0.0, index=sub.index)
-            sub = sub[pv.fillna(0) > 0]
+            sub = sub[pv_mask(sub)]
         if sub.empty:
             continue
         pred = model.predict(sub, series)
@@ -75,16 +75,16 @@ def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edf.data.io import write_parquet
+    from edf.data.io import read_parquet, write_parquet
+    from edf.models.base import utc_keys
     from edf.models.bundle import load_bundle
-    from edf.models.jobs_common import read_frame
 
     issue = pd.Timestamp(args.issue_time) if args.issue_time else pd.Timestamp(dt.datetime.now(dt.UTC))
     issue = issue.tz_localize("UTC") if issue.tzinfo is None else issue.tz_convert("UTC")
     manifest, models = load_bundle(args.model)
     features = Path(args.features)
-    rows = read_frame(features / "inference")
-    series = read_frame(features / "series", required=False)
+    rows = utc_keys(read_parquet(features / "inference"))
+    series = utc_keys(read_parquet(features / "series", required=False))
     frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue)
     out = Path(args.output)
     write_parquet(frame, out / FORECAST_FILE)

@@ -14,7 +14,6 @@ malformed grid conditions) fails the job with the reason in ``$EDF_OPT_ML/output
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import logging
 import sys
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from edf.jobs.args import add_config_arguments, job_config, read_json_argument
 from edf.jobs.entrypoint import run_job
 
 log = logging.getLogger("edf.jobs.optimize")
@@ -45,67 +45,45 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--run-id", required=True, help="workflow execution name; stamped on every recommendation")
     p.add_argument("--issue-time", default=None, help="ISO UTC time the run produced the forecasts (default: theirs, else now)")
     p.add_argument("--grid-conditions", default=None,
-                   help='JSON (or a path to a JSON file): {"<grid_area>|*": {"conditions": {"<ISO hour>": "high"}, '
+                   help='an s3:// URI of a JSON document (what the workflow passes), a JSON file or inline JSON: {"<grid_area>|*": {"conditions": {"<ISO hour>": "high"}, '
                         '"local_hours": {"18": "critical"}, "required_reduction_kwh": {"<ISO hour>": 12.5}}}')
-    p.add_argument("--config", default=None, help="config path or s3:// URI (default: repository config)")
-    p.add_argument("--overrides", default=None, help="JSON config overrides (from the workflow input)")
+    add_config_arguments(p)
     return p.parse_args(argv)
 
 
-def _read_parquet_input(path: str, preferred: str) -> pd.DataFrame:
-    p = Path(path)
-    if p.is_dir():
-        if (p / preferred).exists():
-            p = p / preferred
-        else:
-            found = sorted(glob.glob(str(p / "**" / "*.parquet"), recursive=True))
-            if not found:
-                raise FileNotFoundError(f"no Parquet under {p} (expected {preferred})")
-            return pd.concat([pd.read_parquet(f) for f in found], ignore_index=True)
-    if not p.exists():
-        raise FileNotFoundError(f"input not found: {p}")
-    return pd.read_parquet(p)
-
-
-def _grid_conditions(text: str | None) -> dict | None:
-    if not text:
-        return None
-    candidate = Path(text)
-    if not text.lstrip().startswith("{") and candidate.is_file():
-        text = candidate.read_text()
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"--grid-conditions is not valid JSON: {exc}") from None
-    if value is None:  # the workflow passes States.JsonToString of an absent input as "null"
-        return None
-    if not isinstance(value, dict):
+def _grid_conditions(value: str | None) -> dict | None:
+    """Grid conditions from an s3:// URI (what the workflow passes), a local JSON file or inline JSON."""
+    conditions = read_json_argument(value, "--grid-conditions")
+    if conditions is not None and not isinstance(conditions, dict):
         raise ValueError("--grid-conditions must be a JSON object keyed by grid area (or '*')")
-    return value
+    return conditions or None
+
+
+def _weather(location: str | None) -> pd.DataFrame | None:
+    from edf.data.io import read_parquet
+
+    if not location or not (location.startswith("s3://") or Path(location).exists()):
+        return None
+    return read_parquet(location, required=False)
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edf.config import load_config
     from edf.data.bundled import load_tariff
-    from edf.data.io import write_parquet
-    from edf.features.io import read_topology
+    from edf.data.io import read_parquet, write_parquet
+    from edf.data.topology import read_topology
     from edf.optimization.pipeline import optimize
 
-    cfg = load_config(args.config, json.loads(args.overrides) if args.overrides else None)
-    forecasts = _read_parquet_input(args.forecasts, FORECASTS_FILE)
+    cfg = job_config(args)
+    forecasts = read_parquet(args.forecasts)
     topology = read_topology(args.topology)
-    tariff = _read_parquet_input(args.tariff, "tariff.parquet") if args.tariff else load_tariff()
+    tariff = read_parquet(args.tariff) if args.tariff else load_tariff()
     if args.issue_time:
         issue_time = pd.Timestamp(args.issue_time)
     elif "issue_time" in forecasts.columns and forecasts["issue_time"].notna().any():
         issue_time = pd.to_datetime(forecasts["issue_time"], utc=True).max()
     else:
         issue_time = pd.Timestamp.now(tz="UTC").floor("s")
-    weather = None
-    if getattr(args, "weather_forecast", None) and Path(args.weather_forecast).exists():
-        found = [args.weather_forecast] if Path(args.weather_forecast).is_file() else sorted(
-            glob.glob(str(Path(args.weather_forecast) / "**" / "*.parquet"), recursive=True))
-        weather = pd.concat([pd.read_parquet(f) for f in found], ignore_index=True) if found else None
+    weather = _weather(getattr(args, "weather_forecast", None))
     recs, summary = optimize(forecasts, topology, tariff, cfg.edf_optimization, args.run_id, issue_time,
                              _grid_conditions(args.grid_conditions), weather)
     out = Path(args.output)

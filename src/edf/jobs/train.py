@@ -35,25 +35,31 @@ def read_hyperparameters(path) -> dict[str, str]:
 def run() -> dict:
     from edf.config import load_config, normalise_strategy
     from edf.data import contract as c
+    from edf.data.io import read_parquet
+    from edf.data.topology import pv_mask
+    from edf.jobs.args import read_json_argument
     from edf.jobs.entrypoint import opt_ml
     from edf.models import ModelError, make_model
+    from edf.models.base import utc_keys
     from edf.models.bundle import save_bundle
-    from edf.models.jobs_common import read_frame
+    from edf.models.sampling import read_training_rows
 
     root = opt_ml()
     hp = read_hyperparameters(root / "input" / "config" / "hyperparameters.json")
-    overrides = json.loads(hp["overrides"]) if hp.get("overrides") else None
+    overrides = read_json_argument(hp.get("overrides"), "hyperparameter overrides")
     cfg = load_config(hp.get("config") or None, overrides)
     strategy = normalise_strategy(hp.get("strategy") or cfg.edf_training.default_strategy)
     data = root / "input" / "data"
-    train = read_frame(data / "train")
-    series = read_frame(data / "series", required=False)
+    tr = cfg.edf_training
+    train, sample = read_training_rows(data / "train", tr.max_training_rows, tr.training_sample_seed)
+    train = utc_keys(train)
+    series = utc_keys(read_parquet(data / "series", required=False))
     models, timings = {}, {}
     plan = [(c.CONSUMPTION, strategy), (c.SOLAR, cfg.edf_training.solar_strategy)]
     for target, target_strategy in plan:
         rows = train[train[target].notna()] if target in train.columns else train.iloc[0:0]
-        if target == c.SOLAR and "pv_capacity_kw" in rows.columns:
-            rows = rows[rows["pv_capacity_kw"].fillna(0) > 0]
+        if target == c.SOLAR:
+            rows = rows[pv_mask(rows)]
         if rows.empty:
             log.warning("no training rows with %s: the bundle has no %s model", target, target)
             continue
@@ -65,6 +71,7 @@ def run() -> dict:
         raise ModelError("the training channel has no rows with consumption_kwh or solar_generation_kwh")
     manifest = save_bundle(root / "model", models, cfg.config_hash(), extra={
         "strategy": strategy, "trained_at": dt.datetime.now(dt.UTC).isoformat(), "fit_seconds": timings,
+        "training_sample": sample.to_dict(),
         "horizon_hours": int(train["lead_hours"].max()) + 1})
     log.info("model bundle written: %s", json.dumps(manifest["targets"]))
     return manifest

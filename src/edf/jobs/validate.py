@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from edf.jobs.args import add_config_arguments, job_config
 from edf.jobs.entrypoint import run_job
 
 log = logging.getLogger("edf.jobs.validate")
@@ -32,32 +33,26 @@ log = logging.getLogger("edf.jobs.validate")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Validate processed_edf_data against the EDF data contract.")
     p.add_argument("--processed", default="/opt/ml/processing/input/processed",
-                   help="processed_edf_data Parquet (file or directory)")
+                   help="processed_edf_data: an s3:// prefix or local folder in the date-partitioned layout "
+                   "(only the training window's days are read) or a Parquet file")
     p.add_argument("--output", default="/opt/ml/processing/output/validation", help="report directory")
     p.add_argument("--target", default=None, help="target column the run trains (default: config edf_training.target)")
-    p.add_argument("--config", default=None, help="config path or s3:// URI (default: repository config)")
-    p.add_argument("--overrides", default=None, help="JSON config overrides (from the workflow input)")
+    add_config_arguments(p)
     return p.parse_args(argv)
 
 
-def read_processed(path: str | Path) -> pd.DataFrame:
-    """Read every Parquet file under ``path`` (or the file itself) into one frame."""
-    root = Path(path)
-    files = [root] if root.is_file() else sorted(p for p in root.rglob("*.parquet") if p.is_file())
-    if not files:
-        raise FileNotFoundError(f"no Parquet files under {root}: the processed data input is empty")
-    return pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
-
-
 def run(args: argparse.Namespace) -> dict:
-    from edf.config import load_config
     from edf.data import contract as c
+    from edf.data.partitions import read_window
     from edf.data.validation import validate_processed
 
-    cfg = load_config(args.config, json.loads(args.overrides) if args.overrides else None)
+    cfg = job_config(args)
     target = args.target or cfg.edf_training.target
-    frame = read_processed(args.processed)
     tr = cfg.edf_training
+    frame, selection = read_window(args.processed, tr.train_start_date, tr.train_end_date)
+    if not selection.files:
+        raise FileNotFoundError(f"no Parquet files under {args.processed} for the training window: "
+                                "the processed data input is empty")
     if c.TIMESTAMP in frame.columns and (tr.train_start_date or tr.train_end_date):
         ts = pd.to_datetime(frame[c.TIMESTAMP], utc=True, errors="coerce")
         keep = pd.Series(True, index=frame.index)
@@ -69,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
     report = validate_processed(frame, target)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {**report.to_dict(), "target": target,
+    payload = {**report.to_dict(), "target": target, "processed_read": selection.summary(),
                "window": {"start": str(tr.train_start_date or ""), "end": str(tr.train_end_date or "")}}
     (out / "validation_report.json").write_text(json.dumps(payload, indent=2, default=str))
     log.info("validation: %s", report.render().splitlines()[0])

@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 # waiting costs nothing on a dedicated instance. Must be set before xgboost/torch load OpenMP.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from edf.config import BASELINES, STRATEGIES  # the one list of strategies (config validates against it)
 from edf.models.base import ForecastModel, ModelError, ModelVersionError, read_metadata
 
 if TYPE_CHECKING:
     from edf.config import EDFConfig
 
-STRATEGIES = ("prophet", "xgboost", "lstm")
-BASELINES = ("seasonal_naive", "persistence")
 ALL_STRATEGIES = (*STRATEGIES, *BASELINES)
 
 __all__ = ["ALL_STRATEGIES", "BASELINES", "STRATEGIES", "ForecastModel", "ModelError", "ModelVersionError",

@@ -271,8 +271,10 @@ def building_scale(rows: pd.DataFrame, target: str, fallback: dict[str, float], 
     return np.maximum(np.abs(scale), 1e-3)
 
 
-def utc_keys(rows: pd.DataFrame) -> pd.DataFrame:
+def utc_keys(rows: pd.DataFrame | None) -> pd.DataFrame | None:
     """Timestamps as tz-aware UTC whichever reader produced the frame (Spark, pyarrow, pandas)."""
+    if rows is None:
+        return None
     out = rows.copy()
     for col in (c.TIMESTAMP, "origin_time"):
         if col in out.columns:

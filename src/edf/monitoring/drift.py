@@ -179,10 +179,10 @@ class S3StateStore:
     """Drift state as one JSON object in S3 (the accuracy monitor Lambda)."""
 
     def __init__(self, uri: str) -> None:
-        from edf.monitoring.sources import split_s3
+        from edf.data.io import split_s3_uri
 
         self.uri = uri
-        self.bucket, self.key = split_s3(uri)
+        self.bucket, self.key = split_s3_uri(uri)
 
     def load(self) -> dict[str, Any]:
         import boto3

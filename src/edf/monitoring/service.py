@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 
 from edf.data import contract as c
+from edf.data.io import write_parquet
+from edf.data.topology import read_topology
 from edf.monitoring import drift as drift_mod
 from edf.monitoring import emf, report, sources
 from edf.monitoring.tracker import TrackerSettings, track
@@ -79,7 +81,7 @@ def load_forecasts(cfg: Any, start: pd.Timestamp, end: pd.Timestamp, location: s
 
             store = open_store(cfg)
         if grid_areas is None:
-            topo = sources.read_topology(cfg.s3_path("s3_raw_calendar_path"))
+            topo = read_topology(cfg.s3_path("s3_raw_calendar_path"))
             grid_areas = sorted(set(topo["grid_area"].astype(str)))
         return sources.read_forecasts_store(store, grid_areas, start, end)
     prefix = location or mon.forecast_output_prefix.format(processed_bucket=cfg.processed_bucket,
@@ -102,7 +104,7 @@ def run_daily(cfg: Any, day: dt.date, *, forecasts: pd.DataFrame | None = None, 
     prefix = report_prefix or mon.report_prefix.format(processed_bucket=cfg.processed_bucket, raw_bucket=cfg.raw_bucket)
     result = MonitorResult(start, end, table, joined)
     if len(table):
-        result.parquet_uri = sources.write_table(table, sources.daily_key(prefix, day))
+        result.parquet_uri = write_parquet(table, sources.daily_key(prefix, day))
     result.emf_docs = emf.emf_documents(table, mon.metrics_namespace, mon.emf_series, day.isoformat())
     if emit is not None:
         for line in emf.emf_lines(result.emf_docs):
@@ -140,7 +142,7 @@ def run_report(cfg: Any, forecasts: pd.DataFrame | str, actuals: pd.DataFrame | 
     table, joined = track(forecasts, act, TrackerSettings.from_config(cfg), start, end)
     result = MonitorResult(start, end, table, joined)
     files = {"table_parquet": str(out / "accuracy.parquet"), "table_csv": str(out / "accuracy.csv")}
-    sources.write_table(table, files["table_parquet"])
+    write_parquet(table, files["table_parquet"])
     table.to_csv(files["table_csv"], index=False)
     result.emf_docs = emf.emf_documents(table, mon.metrics_namespace, mon.emf_series,
                                         f"{start.date().isoformat()}..{end.date().isoformat()}")

@@ -67,11 +67,14 @@ def _client(service: str, client: Any | None) -> Any:
 
 
 def split_s3_uri(uri: str) -> tuple[str, str]:
-    """``s3://bucket/key`` -> (bucket, key); a clear error for anything else."""
-    if not isinstance(uri, str) or not uri.startswith("s3://"):
-        raise RegistryError(f"expected an s3:// URI, got {uri!r}")
-    bucket, _, key = uri[5:].partition("/")
-    if not bucket or not key:
+    """``s3://bucket/key`` -> (bucket, key) with a key; a RegistryError for anything else."""
+    from edf.data.io import split_s3_uri as split
+
+    try:
+        bucket, key = split(uri)
+    except ValueError as exc:
+        raise RegistryError(str(exc)) from None
+    if not key:
         raise RegistryError(f"malformed S3 URI {uri!r}; expected s3://bucket/key")
     return bucket, key
 
