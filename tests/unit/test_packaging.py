@@ -205,3 +205,23 @@ def test_rds_ca_bundle_is_shipped_in_psycopg_zips_only(lambdas_dir, tmp_path):
     html.write_text("<html>captive portal</html>")
     with pytest.raises(pk.PackagingError, match="not a PEM"):
         pk.build_function(pk.FunctionSpec("hello", ("psycopg",), True), tmp_path / "c", lambdas_dir, rds_ca=html)
+
+
+def test_dev_lock_covers_every_pyproject_requirement():
+    """A dependency added to pyproject.toml without `make lock` fails here, not in CI's locked install."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from edf.packaging.lock import read_lock
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
+    pins = read_lock(REPO / "requirements/dev.lock")
+    missing = []
+    for text in wanted:
+        req = Requirement(text)
+        version = pins.get(pk._norm(req.name))
+        if version is None or not req.specifier.contains(version.split("+")[0], prereleases=True):
+            missing.append(f"{text} (locked {version})")
+    assert not missing, f"requirements/dev.lock is stale, run `make lock`: {missing}"
