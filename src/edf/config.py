@@ -182,6 +182,23 @@ class EvaluationConfig(_Section):
     historical_labels_path: str | None = None
 
 
+class InputChecksConfig(_Section):
+    """Checks of the daily inference inputs (edf.data.input_checks); a problem fails or degrades."""
+
+    history_max_age_hours: float = Field(48.0, gt=0)
+    on_stale_history: Literal["fail", "degrade"] = "fail"
+    topology_required_fields: list[str] = Field(default_factory=lambda: ["timezone", "latitude", "longitude"])
+    on_incomplete_topology: Literal["fail", "degrade"] = "degrade"
+
+
+class InferenceAlarmsConfig(_Section):
+    """CloudWatch alarms of the daily run (terraform/modules/monitoring), on the alerts topic."""
+
+    success_deadline_hour_utc: int = Field(9, ge=1, le=23)
+    processed_data_max_age_hours: float = Field(48.0, gt=0)
+    metrics_namespace: str = "EDF/Inputs"  # ProcessedDataAgeHours, published by the inference features job
+
+
 class InferenceConfig(_Section):
     scheduler_expression: str = "cron(0 5 * * ? *)"
     scheduler_timezone: str = "UTC"
@@ -193,6 +210,8 @@ class InferenceConfig(_Section):
     forecast_db_type: Literal["TIMESTREAM", "RDS", "DYNAMODB"] = "TIMESTREAM"
     load_forecasts_lambda_memory: int = Field(512, ge=128, le=10240)
     load_forecasts_lambda_timeout: int = Field(300, ge=1, le=900)
+    input_checks: InputChecksConfig = Field(default_factory=InputChecksConfig)
+    alarms: InferenceAlarmsConfig = Field(default_factory=InferenceAlarmsConfig)
 
 
 GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")  # Glue 5.0 Spark worker types (4/8/16/32 vCPU per worker)
@@ -252,7 +271,8 @@ class PostgresSettings(_Section):
     user: str = "edf_app"
     secret_id: str | None = None
     dsn_env: str = "EDF_PG_DSN"
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "verify-full"
+    sslrootcert: str | None = "certs/rds-global-bundle.pem"  # relative: under the Lambda task root
     connect_timeout_seconds: int = Field(5, ge=1, le=60)
     schema_name: str = Field("edf", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 

@@ -25,7 +25,7 @@ PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
 # Provider endpoint keys of every service the stacks touch (aws provider 5.x names).
 EMULATED_SERVICES = (
     "apigateway", "cloudwatch", "cognitoidp", "dynamodb", "ec2", "ecr", "events", "glue", "iam", "kms", "lambda",
-    "logs", "rds", "s3", "sagemaker", "scheduler", "secretsmanager", "sfn", "sns", "sts", "timestreamquery",
+    "logs", "rds", "s3", "sagemaker", "scheduler", "secretsmanager", "sfn", "sns", "sqs", "sts", "timestreamquery",
     "timestreamwrite",
 )
 # Files outside terraform/ that the stacks read (templatefile / file / jsondecode).

@@ -21,7 +21,9 @@ from edf_local.templates import render_asl_file, template_variables
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT, REGION = "123456789012", "eu-central-1"
-SM_ERRORS = {"SageMaker.AmazonSageMakerException", "ThrottlingException"}
+# Step Functions reports SageMaker API errors as SageMaker.<Java SDK exception>; only the quota one is
+# modeled and transient. Throttling, 5xx and ValidationException all share SageMaker.AmazonSageMakerException.
+SM_ERRORS = {"SageMaker.ResourceLimitExceededException"}
 GLUE_ERRORS = {"Glue.AWSGlueException", "Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"}
 LAMBDA_ERRORS = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
                  "Lambda.TooManyRequestsException"}
@@ -173,6 +175,8 @@ class Script:
             return {"ETag": "e"}
         if resource.endswith("s3:getObject"):
             return {"Body": json.dumps(self.report), "ContentType": "application/json"}
+        if resource.endswith("s3:putObject"):  # run inputs written by reference (WriteTrainingOverridesEDF, ...)
+            return {"ETag": '"e1"'}
         if resource.endswith("sns:publish"):
             return {"MessageId": "m1"}
         if resource.endswith("lambda:invoke"):
@@ -281,9 +285,10 @@ def test_failed_training_job_notifies_with_the_cause_and_ends_in_workflow_failed
     assert script.states().count("ModelTrainingEDF") == 1  # a job failure is not retried
 
 
-def test_sagemaker_throttling_is_retried(definitions):
+def test_sagemaker_capacity_errors_are_retried(definitions):
     script = Script(lambdas=REGISTER, fail={"ValidateSchema": [
-        TaskFailed("ThrottlingException", "slow down"), TaskFailed("SageMaker.AmazonSageMakerException", "busy")]})
+        TaskFailed("SageMaker.ResourceLimitExceededException", "ml.m5.xlarge for processing job usage: 1 of 1"),
+        TaskFailed("SageMaker.ResourceLimitExceededException", "still busy")]})
     exe = run(definitions["training"], script)
     assert exe.status == "SUCCEEDED"
     assert script.states().count("ValidateSchema") == 3
@@ -300,6 +305,25 @@ def test_glue_concurrency_limit_is_retried_and_a_failed_glue_run_is_not(definiti
     exe = run(definitions["training"], script)
     assert exe.status == "FAILED" and "no date partitions" in exe.cause
     assert script.states().count("FeatureEngineeringTrainingEDF") == 1
+
+
+VALIDATION = ("Service: AmazonSageMaker; Status Code: 400; Error Code: ValidationException; "
+              "Request ID: 1 (ContainerArguments member must have length less than or equal to 256)")
+
+
+@pytest.mark.parametrize(("workflow", "state"), [("training", "FeatureEngineeringTrainingEDF"),
+                                                 ("training", "ModelTrainingEDF"),
+                                                 ("inference", "FeatureEngineeringInferenceEDF"),
+                                                 ("inference", "GenerateForecastsEDF"),
+                                                 ("inference", "OptimizePortfolioEDF")])
+def test_sagemaker_validation_error_is_not_retried(definitions, workflow, state):
+    """A ValidationException is permanent: today it was retried 5 times (10 s .. 160 s apart)."""
+    lambdas = REGISTER if workflow == "training" else INFER_LAMBDAS
+    script = Script(lambdas=lambdas, fail={state: [TaskFailed("SageMaker.AmazonSageMakerException", VALIDATION)] * 6})
+    exe = run(definitions[workflow], script)
+    assert exe.status == "FAILED" and exe.error == "SageMaker.AmazonSageMakerException"
+    assert script.states().count(state) == 1
+    assert not exe.events("StateRetry")
 
 
 APPROVED = {"model_package_arn": "arn:aws:sagemaker:eu-central-1:1:model-package/g/3", "model_package_version": 3,
@@ -393,3 +417,47 @@ def test_day_after_data_is_the_next_utc_date():
 
     frame = pd.DataFrame({"timestamp_hour": pd.to_datetime(["2017-07-31 22:00", "2017-08-01 06:00"], utc=True)})
     assert day_after_data(frame) == "2017-08-02"
+
+
+# ------------------------------------------------------------------ timeouts (issue 14, item 11)
+def _all_tasks(states: dict) -> dict[str, dict]:
+    out = {}
+    for name, state in states.items():
+        if state["Type"] == "Task":
+            out[name] = state
+        for branch in state.get("Branches", []):
+            out.update(_all_tasks(branch["States"]))
+        if "ItemProcessor" in state:
+            out.update(_all_tasks(state["ItemProcessor"]["States"]))
+    return out
+
+
+@pytest.mark.parametrize("workflow", ["training", "inference"])
+def test_every_task_and_the_execution_have_a_timeout(definitions, workflow):
+    """Without TimeoutSeconds a hung task (a Lambda, a .sync poll) holds the execution for a year."""
+    definition = definitions[workflow]
+    assert isinstance(definition.get("TimeoutSeconds"), int) and definition["TimeoutSeconds"] > 0
+    for name, state in _all_tasks(definition["States"]).items():
+        assert isinstance(state.get("TimeoutSeconds"), int) and state["TimeoutSeconds"] > 0, name
+        assert state["TimeoutSeconds"] < definition["TimeoutSeconds"], name
+
+
+@pytest.mark.parametrize("workflow", ["training", "inference"])
+def test_task_timeouts_leave_room_for_the_work_they_wait_for(definitions, workflow, cfg):
+    """A .sync task outlives its job's MaxRuntimeInSeconds (plus provisioning); a Lambda task its
+    function's configured timeout; so the job, not the state machine, reports the overrun."""
+    lambda_timeouts = {"GetApprovedEDFModelPackage": cfg.lambda_shared.get_model_timeout,
+                       "CreateEDFSageMakerModel": cfg.lambda_shared.create_sm_model_timeout,
+                       "LoadForecastsToDB": cfg.edf_inference.load_forecasts_lambda_timeout}
+    for name, state in _all_tasks(definitions[workflow]["States"]).items():
+        if ".sync" in state["Resource"]:
+            assert state["TimeoutSeconds"] >= cfg.edf_training.max_runtime_seconds + 900, name
+        if name in lambda_timeouts:
+            assert state["TimeoutSeconds"] > lambda_timeouts[name], name
+
+
+def test_inference_times_out_before_the_success_deadline_alarm(definitions, cfg):
+    """The run must end (succeed or time out and notify) by the hour the no-success alarm checks."""
+    start_hour = int(cfg.edf_inference.scheduler_expression.split()[1])
+    window = (cfg.edf_inference.alarms.success_deadline_hour_utc - start_hour) * 3600
+    assert 0 < definitions["inference"]["TimeoutSeconds"] <= window

@@ -168,6 +168,9 @@ def step_inference(spark, processed, topology, cfg, args: argparse.Namespace, ou
 
     horizon = args.horizon_hours or cfg.edf_inference.forecast_horizon_hours
     origin = parse_origin(args.origin) if args.origin else default_origin(processed)
+    from edf.jobs.inference_inputs import check_inference_inputs  # stale inputs fail or degrade
+
+    input_checks = check_inference_inputs(processed, topology, origin, cfg)
     weather = spark_read_parquet(spark, args.weather_forecast) if has_parquet(spark, args.weather_forecast) else None
     lookback = cfg.common_feature_eng.lookback_days_default
     feats = build_inference_features(spark, processed, topology, cfg.edf_feature_eng, origin, horizon, weather,
@@ -177,7 +180,7 @@ def step_inference(spark, processed, topology, cfg, args: argparse.Namespace, ou
         F.col(c.TIMESTAMP) >= F.lit(origin - dt.timedelta(days=lookback)).cast("timestamp"))
     write_partitioned(history, join_path(out, "series"), DATE_PARTITION, c.TIMESTAMP)
     rows = spark_read_parquet(spark, join_path(out, "inference")).count()
-    return {"origin": origin.isoformat() + "Z", "horizon_hours": horizon, "rows": rows}
+    return {"origin": origin.isoformat() + "Z", "horizon_hours": horizon, "rows": rows, "input_checks": input_checks}
 
 
 def run(args: argparse.Namespace) -> dict:

@@ -20,9 +20,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="FUNCTION", help="build only these functions (names from functions.json)")
     parser.add_argument("--glue-out", type=Path, default=REPO_ROOT / "build" / "glue",
                         help="where the edf wheel of the Glue feature jobs goes (default: build/glue)")
+    parser.add_argument("--lock", type=Path, default=None,
+                        help="lock file (requirements/dev.lock): refuse to bundle a distribution installed at another version")
+    parser.add_argument("--rds-ca", type=Path, default=None,
+                        help="RDS CA bundle (PEM) to ship as certs/rds-global-bundle.pem in the zips that use psycopg")
     args = parser.parse_args(argv)
     try:
-        results = build_all(args.out, args.only)
+        results = build_all(args.out, args.only, lock=args.lock, rds_ca=args.rds_ca)
     except PackagingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

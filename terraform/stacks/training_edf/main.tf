@@ -110,19 +110,63 @@ resource "aws_ecr_repository" "edf" {
   }
 }
 
+# Tags (bitbucket-pipelines.yml): CI pushes pr-<id>-<sha> for pull requests, branch-<sha> for other
+# branches and git-<sha> for main; CD promotes a tested git-<sha> image by retagging it
+# release-<sha> (no rebuild) and the stack trains with it, so every model package references a
+# release-* image. release-* images are never expired (no rule selects them): an approved model's
+# image cannot disappear. Only scratch images expire. Several prefixes in one tagPrefixList would
+# select images carrying all of them, hence one rule per prefix.
 resource "aws_ecr_lifecycle_policy" "edf" {
   repository = aws_ecr_repository.edf.name
   policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the newest ${var.ecr_keep_images} images"
-      selection = {
-        tagStatus   = "any"
-        countType   = "imageCountMoreThan"
-        countNumber = var.ecr_keep_images
-      }
-      action = { type = "expire" }
-    }]
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Pull-request images: ${var.ecr_scratch_image_days} days"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["pr-"]
+          countType     = "sinceImagePushed"
+          countUnit     = "days"
+          countNumber   = var.ecr_scratch_image_days
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Branch images: ${var.ecr_scratch_image_days} days"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["branch-"]
+          countType     = "sinceImagePushed"
+          countUnit     = "days"
+          countNumber   = var.ecr_scratch_image_days
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 3
+        description  = "Main-branch candidates not (yet) promoted: keep the newest ${var.ecr_keep_images}"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["git-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.ecr_keep_images
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 4
+        description  = "Untagged layers of superseded pushes: 1 day"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 1
+        }
+        action = { type = "expire" }
+      },
+    ]
   })
 }
 
