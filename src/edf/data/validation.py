@@ -8,6 +8,7 @@ consumption) and missing hours are real-world conditions, reported as warnings w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,11 +95,16 @@ def _type_ok(series: pd.Series, kind: str) -> bool:
     raise ValueError(kind)
 
 
-def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> ValidationReport:
-    """Check a ``processed_edf_data`` frame; never raises for bad data, returns every finding."""
+def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION,
+                       covariates: Sequence[str] = ()) -> ValidationReport:
+    """Check a ``processed_edf_data`` frame; never raises for bad data, returns every finding.
+
+    ``covariates`` are the extra numeric columns declared in ``edf_feature_eng.covariates``: each
+    may be absent (files without them still work) and, when present, must be numeric and finite.
+    """
     report = ValidationReport(rows=len(df), buildings=int(df[c.BUILDING_ID].nunique()) if c.BUILDING_ID in df else 0)
     err, warn = report.errors.append, report.warnings.append
-    required = c.required_columns(target)
+    required = c.required_columns(target) - {target}  # a null target is a gap (warning), not a violation
 
     missing = [col.name for col in c.PROCESSED_COLUMNS if col.name not in df.columns]
     for name in missing:
@@ -126,6 +132,10 @@ def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> Validat
         if nulls.any():
             err(Finding("null_in_required", name, "required column has nulls", int(nulls.sum()),
                         _examples(df, nulls, [name])))
+
+    if target not in missing:
+        _target_gaps(df, target, report)
+    _covariate_checks(df, covariates, report)
 
     if c.BUILDING_ID in typed_ok:
         ids = df[c.BUILDING_ID].astype("string")
@@ -189,6 +199,36 @@ def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> Validat
     return report
 
 
+def _target_gaps(df: pd.DataFrame, target: str, report: ValidationReport) -> None:
+    """Null target values are meter gaps: counted as a warning (training skips them, scoring never
+    counts them). A target with no value at all is an error: there is nothing to train or score."""
+    nulls = df[target].isna()
+    if nulls.all():
+        report.errors.append(Finding("null_in_required", target, "the target column has no values", int(nulls.sum()),
+                                     _examples(df, nulls, [target])))
+    elif nulls.any():
+        report.warnings.append(Finding(
+            "missing_target", target, f"{int(nulls.sum())} null target value(s) ({100 * nulls.mean():.1f} %): "
+            "gaps are skipped in training and counted as missing, never scored", int(nulls.sum()),
+            _examples(df, nulls, [target])))
+
+
+def _covariate_checks(df: pd.DataFrame, covariates: Sequence[str], report: ValidationReport) -> None:
+    """Declared extra covariates are optional; when present they must be numeric and finite."""
+    for name in covariates:
+        if name not in df.columns or df[name].isna().all():
+            continue
+        if not _type_ok(df[name], "double"):
+            report.errors.append(Finding("wrong_type", name, f"declared covariate must be numeric, found dtype "
+                                         f"{df[name].dtype}", len(df), _examples(df, df[name].notna(), [name])))
+            continue
+        values = df[name].to_numpy(dtype="float64", na_value=np.nan)
+        bad = pd.Series(~np.isfinite(values) & ~np.isnan(values), index=df.index)
+        if bad.any():
+            report.errors.append(Finding("non_finite", name, "values must be finite (no inf)", int(bad.sum()),
+                                         _examples(df, bad, [name])))
+
+
 def _gap_warnings(df: pd.DataFrame, report: ValidationReport) -> None:
     frame = df[[c.BUILDING_ID, c.TIMESTAMP]].dropna().drop_duplicates().sort_values([c.BUILDING_ID, c.TIMESTAMP])
     step = frame.groupby(c.BUILDING_ID)[c.TIMESTAMP].diff()
@@ -208,9 +248,9 @@ def _gap_warnings(df: pd.DataFrame, report: ValidationReport) -> None:
             int(gaps.sum()), examples))
 
 
-def require_valid(df: pd.DataFrame, target: str = c.CONSUMPTION) -> ValidationReport:
+def require_valid(df: pd.DataFrame, target: str = c.CONSUMPTION, covariates: Sequence[str] = ()) -> ValidationReport:
     """Validate and raise :class:`ContractViolation` when any rule is broken."""
-    report = validate_processed(df, target)
+    report = validate_processed(df, target, covariates)
     if not report.ok:
         raise ContractViolation(report)
     return report

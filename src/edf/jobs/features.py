@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
     fe = cfg.edf_feature_eng
     spark = get_spark(app_name=f"edf-features-{args.mode}")
     started = time.time()
-    processed = cast_processed(spark_read_parquet(spark, args.processed))
+    processed = cast_processed(spark_read_parquet(spark, args.processed), fe.covariate_names)
     topology = read_topology(args.topology)
     out = Path(args.output)
     summary: dict = {"mode": args.mode}
@@ -97,8 +97,10 @@ def run(args: argparse.Namespace) -> dict:
         weather = None
         if args.weather_forecast and Path(args.weather_forecast).exists() and any(Path(args.weather_forecast).rglob("*.parquet")):
             weather = spark_read_parquet(spark, args.weather_forecast)
+        calibration = cfg.edf_training.calibration
         feats = build_inference_features(spark, processed, topology, fe, origin, horizon, weather,
-                                         lookback_days=cfg.common_feature_eng.lookback_days_default)
+                                         lookback_days=cfg.common_feature_eng.lookback_days_default,
+                                         recalibration_days=calibration.window_days if calibration.online else 0)
         write_parquet(feats, out / "inference")
         history = processed.where(F.col(c.TIMESTAMP) < F.lit(origin).cast("timestamp")).where(
             F.col(c.TIMESTAMP) >= F.lit(origin - dt.timedelta(days=cfg.common_feature_eng.lookback_days_default)).cast("timestamp"))
