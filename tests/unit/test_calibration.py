@@ -41,7 +41,8 @@ def test_volatility_gives_a_quiet_and_a_volatile_building_their_own_width():
     vol = volatility(rows, "consumption_kwh", np.array([1.0, 1.0, 1.0]))
     assert vol[1] == pytest.approx(10 * vol[0])
     assert np.isfinite(vol[2])  # no history: the median spread, not zero or NaN
-    assert (volatility(rows, "solar_generation_kwh", np.ones(3)) == 1).all()
+    sun = volatility(pd.DataFrame({"clearsky_ghi": [0.0, 200.0, 900.0]}), "solar_generation_kwh", np.ones(3))
+    assert sun[0] < sun[1] < sun[2] and sun[0] > 0  # PV errors scale with the sun there can be
 
 
 def test_scores_are_the_multiplier_that_would_have_covered():

@@ -114,13 +114,19 @@ def volatility(rows: pd.DataFrame, target: str, level: np.ndarray) -> np.ndarray
     """A local spread known at the origin, in units of ``level``: the std of the same hour over the
     7 days before the origin, blended with the trailing week's hourly std, relative to the level.
 
-    Dividing residuals by it lets a quiet building and a volatile one get their own width. Solar has
-    no such history-based measure that holds across cloudy and clear days: 1 (the level — PV
-    capacity — already sets the size).
+    Dividing residuals by it lets a quiet building and a volatile one get their own width. Solar:
+    the clear-sky irradiance of the hour (on the array's plane when known, kW/m2) — PV errors scale
+    with how much sun there can be, so one set of quantiles serves dawn and noon.
     """
     from edf.data.feature_names import profile_names, roll_name
 
     n = len(rows)
+    if target == c.SOLAR:
+        col = next((name for name in ("poa_clearsky", "clearsky_ghi") if name in rows.columns), None)
+        if col is None:
+            return np.ones(n)
+        sun = rows[col].to_numpy(dtype="float64") / 1000.0
+        return np.clip(np.where(np.isfinite(sun), sun, 1.0), 0.02, 2.0)
     if target != c.CONSUMPTION:
         return np.ones(n)
     parts = []
