@@ -228,6 +228,8 @@ class CalibrationConfig(_Section):
     """
 
     bucket_hours: int = Field(24, ge=1, le=168)
+    # divide residuals by a local volatility known at the origin (false: by the level only)
+    volatility_scaling: bool = True
     online: bool = True
     window_days: int = Field(7, ge=1, le=60)
     step: float = Field(0.5, gt=0, le=5)  # tracker step on log(width multiplier) per day of errors

@@ -126,3 +126,24 @@ def test_time_split_holds_out_the_last_days_without_overlap():
     assert fit.timestamp_hour.max() < held.origin_time.min()
     small_fit, small_held, small_honest = time_split(rows.head(30), 5)
     assert not small_honest and len(small_fit) == len(small_held) == 30
+
+
+def test_vectorised_tracker_equals_the_sequential_one():
+    """The per-group vectorised update of the daily job is exactly track_multiplier per group."""
+    from edf.models.calibration import _multipliers
+
+    rng = np.random.default_rng(4)
+    recs = []
+    for b in ("a", "b"):
+        for bucket in (0, 1):
+            for day in range(6):
+                if (b, bucket, day) == ("b", 1, 2):
+                    continue  # a day without scores keeps the multiplier
+                for s_val in np.abs(rng.normal(0, 1 + bucket, 24)):
+                    recs.append({"building": b, "bucket": bucket, "s": s_val,
+                                 "ts": pd.Timestamp("2024-01-01", tz="UTC") + pd.Timedelta(days=day, hours=3)})
+    frame = pd.DataFrame(recs)
+    got = _multipliers(frame, 0.2, 1.0)
+    for (b, bucket), grp in frame.groupby(["building", "bucket"]):
+        days = [g.to_numpy() for _, g in grp.groupby(grp["ts"].dt.floor("D"))["s"]]
+        assert got.loc[(b, bucket)] == pytest.approx(track_multiplier(days, 0.2, 1.0))

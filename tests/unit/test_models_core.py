@@ -193,3 +193,26 @@ def test_xgboost_early_stopping_picks_rounds_on_the_validation_slice(data, fast_
     tuned = model.params["tuned"]
     assert tuned["validated"] and 1 <= tuned["rounds"] < 400  # stopped early, not at the cap
     assert (tuned["xgb_max_depth"], tuned["xgb_eta"]) in {(3, 0.3), (2, 0.05)}
+
+
+def test_forecast_job_recalibrates_from_the_recent_origins_and_writes_only_its_own(data, fast_cfg):
+    """The inference features carry the previous days' origins with their actuals: the forecast
+    job's model scores them to rescale the interval, and only the run's origin is written."""
+    from edf.jobs.forecast import forecast_frame
+
+    train, evaluation, series = data
+    model = make_model("xgboost", "consumption_kwh", fast_cfg).fit(train, series)
+    latest = evaluation.origin_time.max()
+    rows = evaluation.copy()
+    rows.loc[rows.origin_time == latest, ["consumption_kwh", "solar_generation_kwh"]] = np.nan  # the future
+    # the recent days were far noisier than the calibration window: a regime change
+    recent = (rows.origin_time < latest) & (rows.timestamp_hour < latest)
+    rows.loc[recent, "consumption_kwh"] += np.random.default_rng(0).normal(0, 2.0, int(recent.sum()))
+    issue = latest + pd.Timedelta(hours=5)
+    out = forecast_frame({"consumption_kwh": model}, rows, series, "run", "v1", issue)
+    assert model.recalibration["origins_adjusted"] >= 1
+    alone = forecast_frame({"consumption_kwh": model}, rows[rows.origin_time == latest], series, "run", "v1", issue)
+    assert set(out.origin_time) == {latest} and len(out) == len(alone) == HORIZON * 2
+    width = (out.yhat_upper - out.yhat_lower).mean()
+    assert width > 1.5 * (alone.yhat_upper - alone.yhat_lower).mean()  # widened after the noisy days
+    np.testing.assert_allclose(out.yhat, alone.yhat)  # the point forecast is the model's alone

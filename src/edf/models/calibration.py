@@ -110,6 +110,14 @@ def time_split(rows: pd.DataFrame, days: int, min_rows: int = 50) -> tuple[pd.Da
     return fit, held, True
 
 
+def interval_scale(rows: pd.DataFrame, target: str, level: np.ndarray, settings: dict[str, Any] | None) -> np.ndarray:
+    """The residual scale of the conformal interval: :func:`volatility`, or 1 when
+    ``volatility_scaling`` is off (the level alone; ``bench/models.py --ablation`` compares them)."""
+    if settings is not None and not settings.get("volatility_scaling", True):
+        return np.ones(len(rows))
+    return volatility(rows, target, level)
+
+
 def volatility(rows: pd.DataFrame, target: str, level: np.ndarray) -> np.ndarray:
     """A local spread known at the origin, in units of ``level``: the std of the same hour over the
     7 days before the origin, blended with the trailing week's hourly std, relative to the level.
@@ -183,8 +191,8 @@ def recalibrate(rows: pd.DataFrame, yhat: np.ndarray, lower: np.ndarray, upper: 
     alpha, step = 1.0 - interval_width, float(settings.get("step", 0.5))
     origins = pd.to_datetime(rows[ORIGIN], utc=True)
     mult = np.ones(len(rows))
-    buckets = lead_buckets(rows[LEAD], int(settings.get("bucket_hours", 24)))
-    building = rows[c.BUILDING_ID].astype(str).to_numpy()
+    keys = pd.MultiIndex.from_arrays([rows[c.BUILDING_ID].astype(str).to_numpy(),
+                                      lead_buckets(rows[LEAD], int(settings.get("bucket_hours", 24)))])
     for origin in origins.unique():
         recent = frame[(frame["origin"] >= origin - window) & (frame["origin"] < origin) & (frame["ts"] < origin)]
         if recent.empty:
@@ -192,15 +200,27 @@ def recalibrate(rows: pd.DataFrame, yhat: np.ndarray, lower: np.ndarray, upper: 
         summary["origins_adjusted"] += 1
         summary["scored_errors"] += len(recent)
         this = (origins == origin).to_numpy()
-        for (b_id, bucket), grp in recent.groupby(["building", "bucket"], sort=False):
-            days = [g.to_numpy() for _, g in grp.sort_values("ts").groupby(grp["ts"].dt.floor("D"))["s"]]
-            sel = this & (building == b_id) & (buckets == bucket)
-            mult[sel] = track_multiplier(days, alpha, step)
+        found = _multipliers(recent, alpha, step).reindex(keys[this]).to_numpy()
+        mult[this] = np.where(np.isfinite(found), found, 1.0)
     f = np.asarray(yhat, dtype="float64")
     new_lower = f - mult * (f - np.asarray(lower, dtype="float64"))
     new_upper = f + mult * (np.asarray(upper, dtype="float64") - f)
     summary["multiplier_median"] = float(np.median(mult))
     return new_lower, new_upper, summary
+
+
+def _multipliers(recent: pd.DataFrame, alpha: float, step: float) -> pd.Series:
+    """:func:`track_multiplier` for every (building, lead bucket) at once: one vectorised update per
+    day of target hours (a group without scores that day keeps its multiplier), so the daily job
+    stays cheap at portfolio size."""
+    recent = recent.assign(day=recent["ts"].dt.floor("D"))
+    log_m = pd.Series(0.0, index=pd.MultiIndex.from_frame(recent[["building", "bucket"]].drop_duplicates()))
+    for _, grp in recent.groupby("day", sort=True):
+        idx = pd.MultiIndex.from_frame(grp[["building", "bucket"]])
+        current = np.exp(log_m.reindex(idx).to_numpy())
+        miss = pd.Series(grp["s"].to_numpy() > current, index=idx).groupby(level=[0, 1]).mean()
+        log_m.loc[miss.index] += step * (miss.to_numpy() - alpha)
+    return np.exp(log_m)
 
 
 def _scored_frame(rows: pd.DataFrame, yhat: np.ndarray, lower: np.ndarray, upper: np.ndarray, target: str,

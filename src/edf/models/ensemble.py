@@ -29,7 +29,7 @@ import pandas as pd
 from edf.data import contract as c
 from edf.data.feature_names import LEAD
 from edf.models.base import ForecastModel, ModelError, building_scale
-from edf.models.calibration import ConformalCalibrator, lead_buckets, time_split, volatility
+from edf.models.calibration import ConformalCalibrator, interval_scale, lead_buckets, time_split
 
 STATE_FILE = "ensemble_state.json"
 MEMBERS_DIR = "members"
@@ -92,7 +92,7 @@ class EnsembleModel(ForecastModel):
                                                 y[buckets == b] / level[buckets == b]).tolist()
                          for b in np.unique(buckets)}
         combined = self._combine(points, cal_part[LEAD].to_numpy())
-        resid = (y - combined) / level / volatility(cal_part, self.target, level)
+        resid = (y - combined) / level / interval_scale(cal_part, self.target, level, self.params.get("calibration"))
         from edf.models.xgboost_strategy import _hours
 
         self._calibrator = ConformalCalibrator(self.lower_q, self.upper_q, self._bucket_hours).fit(
@@ -107,7 +107,7 @@ class EnsembleModel(ForecastModel):
         yhat = self._combine(self._points(self._members, rows, series), rows[LEAD].to_numpy())
         level = self._level(rows)
         lo, hi = self._calibrator.bounds(rows[LEAD].to_numpy(), _hours(rows))
-        spread = level * volatility(rows, self.target, level)
+        spread = level * interval_scale(rows, self.target, level, self.params.get("calibration"))
         return yhat, yhat + lo * spread, yhat + hi * spread
 
     def _save(self, path: Path) -> None:

@@ -35,7 +35,7 @@ import pandas as pd
 from edf.data import contract as c
 from edf.data.feature_names import KEY_COLUMNS, LEAD, prefix
 from edf.models.base import ForecastModel, ModelError, building_scale
-from edf.models.calibration import ConformalCalibrator, time_split, volatility
+from edf.models.calibration import ConformalCalibrator, interval_scale, time_split
 
 MODEL_FILE = "xgboost_model.ubj"
 STATE_FILE = "xgboost_state.json"
@@ -167,7 +167,7 @@ class XGBoostModel(ForecastModel):
         self.params["tuned"] = self._tune(fit_part, quantile)
         if not quantile and not self.params.get("point_only"):
             pred, scale = self._raw(self._train(fit_part, quantile=False), cal_part)
-            resid = (cal_part[self.target].to_numpy(dtype="float64") / scale - pred) / volatility(cal_part, self.target, scale)
+            resid = (cal_part[self.target].to_numpy(dtype="float64") / scale - pred) / interval_scale(cal_part, self.target, scale, self.params.get("calibration"))
             bucket_hours = int((self.params.get("calibration") or {}).get("bucket_hours", 24))
             self._calibrator = ConformalCalibrator(self.lower_q, self.upper_q, bucket_hours).fit(
                 resid, cal_part[LEAD].to_numpy(), _hours(cal_part))
@@ -182,7 +182,7 @@ class XGBoostModel(ForecastModel):
         if self._calibrator is None:  # a point-only member of an ensemble
             return pred * scale, pred * scale, pred * scale
         lo, hi = self._calibrator.bounds(rows[LEAD].to_numpy(), _hours(rows))
-        vol = volatility(rows, self.target, scale)
+        vol = interval_scale(rows, self.target, scale, self.params.get("calibration"))
         return pred * scale, (pred + lo * vol) * scale, (pred + hi * vol) * scale
 
     def _save(self, path: Path) -> None:
