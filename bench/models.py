@@ -1,6 +1,7 @@
 """Benchmark the forecasting strategies: accuracy, interval calibration per lead bucket, cost.
 
-Prints one JSON line per case; never part of the pass/fail test run.
+Prints one JSON line per measured case on stdout (``bench/_report.py``) and progress on stderr;
+never part of the pass/fail test run.
 
     .venv/bin/python bench/models.py                                   # both bundled sets, xgboost + ensemble
     .venv/bin/python bench/models.py --strategies prophet,xgboost,lstm,ensemble --horizon-hours 72
@@ -25,6 +26,8 @@ import os
 import subprocess
 import sys
 import time
+
+from _report import emit, note
 
 
 def load(dataset: str, buildings: int, days: int):
@@ -68,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
         data, topology = load(dataset, args.buildings, args.days)
         t0 = time.perf_counter()
         bt = prepare(spark, data, topology, target, args.horizon_hours, args.days_backtest, cfg)
-        emit({"case": "features", "dataset": dataset, "buildings": int(data["building_id"].nunique()),
-              "train_rows": len(bt.train), "eval_rows": len(bt.eval), "seconds": round(time.perf_counter() - t0, 1)})
+        emit("models", f"{dataset}/features", buildings=int(data["building_id"].nunique()),
+             train_rows=len(bt.train), eval_rows=len(bt.eval), seconds=round(time.perf_counter() - t0, 1))
         common = {"dataset": dataset, "target": target, "horizon_hours": args.horizon_hours}
         if args.prophet_fit_only:
             return prophet_fit_only(bt, target, cfg)
@@ -82,22 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def emit(record: dict) -> None:
-    from edf.evaluation.metrics import clean
-
-    print(json.dumps(clean(record)), flush=True)
-
-
 def scored(pred, bt, target: str, cfg) -> dict:
     """CV(RMSE), pinball and coverage overall and per lead bucket (medians over buildings)."""
-    from edf.evaluation.metrics import evaluate_forecasts
+    from edf.evaluation.metrics import clean, evaluate_forecasts
 
     res = evaluate_forecasts(pred, bt.eval, target, cfg.edf_training.interval_width,
                              cfg.edf_evaluation.mape_min_actual_share, cfg.edf_training.calibration.bucket_hours)
     agg = res["aggregate"]
-    return {"cv_rmse_pct": agg["cv_rmse_pct"], "pinball": agg["pinball"], "coverage": agg["coverage"],
-            "by_lead_bucket": {b: {k: v[k] for k in ("coverage", "pinball", "cv_rmse_pct")}
-                               for b, v in res.get("by_lead_bucket", {}).items()}}
+    return clean({"cv_rmse_pct": agg["cv_rmse_pct"], "pinball": agg["pinball"], "coverage": agg["coverage"],
+                  "by_lead_bucket": {b: {k: v[k] for k in ("coverage", "pinball", "cv_rmse_pct")}
+                                     for b, v in res.get("by_lead_bucket", {}).items()}})
 
 
 def strategies(bt, target: str, cfg, common: dict, names: list[str]) -> None:
@@ -106,8 +103,8 @@ def strategies(bt, target: str, cfg, common: dict, names: list[str]) -> None:
 
     for name in dict.fromkeys([*names, *BASELINES]):
         pred, fit_s, predict_s, _ = fit_and_forecast(bt, target, name, cfg)
-        emit({"case": "strategy", **common, "strategy": name, **scored(pred, bt, target, cfg),
-              "train_s": round(fit_s, 1), "predict_s": round(predict_s, 1)})
+        emit("models", f"{common['dataset']}/{name}", **common, strategy=name, **scored(pred, bt, target, cfg),
+             train_s=round(fit_s, 1), predict_s=round(predict_s, 1))
 
 
 ABLATION = (  # (case, XGBoost overrides, calibration overrides, refit?)
@@ -138,9 +135,10 @@ def ablation(bt, target: str, cfg, common: dict) -> None:
         model.params["calibration"].update(cal_over)
         t0 = time.perf_counter()
         pred = model.predict(bt.eval, bt.series)
-        emit({"case": "ablation", **common, "change": case, **scored(pred, bt, target, cfg),
-              "train_s": round(fit_s, 1), "predict_s": round(time.perf_counter() - t0, 1),
-              "tuned": {k: v for k, v in model.params.get("tuned", {}).items() if k != "validation_score"}})
+        note(f"{common['dataset']}: {case}")
+        emit("models", f"{common['dataset']}/ablation/{case.split(':')[0]}", **common, change=case,
+             **scored(pred, bt, target, cfg), train_s=round(fit_s, 1), predict_s=round(time.perf_counter() - t0, 1),
+             tuned={k: v for k, v in model.params.get("tuned", {}).items() if k != "validation_score"})
 
 
 def xgb_intervals(bt, target: str, cfg, common: dict) -> None:
@@ -153,8 +151,8 @@ def xgb_intervals(bt, target: str, cfg, common: dict) -> None:
         t0 = time.perf_counter()
         model.fit(bt.train, history)
         fit_s = time.perf_counter() - t0
-        emit({"case": "xgb_intervals", **common, "method": method, **scored(model.predict(bt.eval, bt.series), bt,
-                                                                             target, cfg), "train_s": round(fit_s, 1)})
+        emit("models", f"{common['dataset']}/xgboost_{method}_intervals", **common, method=method,
+             **scored(model.predict(bt.eval, bt.series), bt, target, cfg), train_s=round(fit_s, 1))
 
 
 def prophet_fit_only(bt, target: str, cfg) -> int:
@@ -177,8 +175,8 @@ def prophet_scaling(args: argparse.Namespace) -> int:
         env = {**os.environ, "EDF_SPARK_MASTER": f"local[{n}]"}
         out = subprocess.run(base, env=env, capture_output=True, text=True, check=True).stdout
         seconds[n] = json.loads(out.strip().splitlines()[-1])["prophet_fit_seconds"]
-        emit({"case": "prophet_scaling", "dataset": dataset, "executors": n, "fit_seconds": seconds[n]})
-    emit({"case": "prophet_scaling", "dataset": dataset, "speed_up_2_over_1": round(seconds[1] / seconds[2], 2)})
+        emit("models", f"{dataset}/prophet_fit_local[{n}]", seconds=seconds[n], executors=n)
+    note(f"speed-up of 2 executors over 1: {seconds[1] / seconds[2]:.2f}x")
     return 0
 
 

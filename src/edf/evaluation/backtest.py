@@ -126,6 +126,10 @@ def fit_and_forecast(bt: BacktestData, target: str, strategy: str, cfg: EDFConfi
         start = block[0]
         history = bt.series[(bt.series[c.TIMESTAMP] < start) & bt.series[target].notna()]
         train = bt.train_before(start)
+        if start != bt.first_origin:  # a refit obeys the training job's row cap too
+            from edf.models.sampling import sample_origins
+
+            train, _ = sample_origins(train, cfg.edf_training.max_training_rows, cfg.edf_training.training_sample_seed)
         model = make_model(strategy, target, cfg)
         t0 = time.perf_counter()
         model.fit(train, history)
@@ -163,7 +167,11 @@ def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: ED
 def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, strategies: list[str],
                  horizon_hours: int, days: int, cfg: EDFConfig, refit_every_days: int | None = None) -> dict:
     """The whole protocol; returns the JSON document ``edf backtest`` writes."""
+    from edf.models.sampling import sample_origins
+
     bt = prepare(spark, data, topology, target, horizon_hours, days, cfg)
+    # the training job's row cap applies here too, so a backtest shows what the cap costs
+    bt.train, sample = sample_origins(bt.train, cfg.edf_training.max_training_rows, cfg.edf_training.training_sample_seed)
     results = run_strategies(bt, target, strategies, cfg, refit_every_days)
     return {
         "target": target,
@@ -173,6 +181,7 @@ def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str,
         "weather": "observed",
         "weather_note": "the data's own weather columns were used as a perfect weather forecast",
         "interval_width": cfg.edf_training.interval_width,
+        "training_sample": sample.to_dict(),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "results": results,
     }
