@@ -56,10 +56,37 @@ def test_wrong_type_reports_dtype():
 
 def test_nulls_in_required_with_examples():
     df = good_frame()
-    df.loc[[3, 7, 11, 20, 21, 22, 23], "consumption_kwh"] = np.nan
+    df.loc[[3, 7, 11, 20, 21, 22, 23], "is_holiday_flag"] = np.nan
     finding = next(f for f in validate_processed(df).errors if f.rule == "null_in_required")
-    assert finding.column == "consumption_kwh" and finding.count == 7
+    assert finding.column == "is_holiday_flag" and finding.count == 7
     assert len(finding.examples) == 5 and finding.examples[0]["row"] == 3
+
+
+@pytest.mark.parametrize("target", ["consumption_kwh", "solar_generation_kwh"])
+def test_null_target_values_are_gaps_counted_as_a_warning(target):
+    """A real meter has gaps: null target values are a warning with their count, not a violation."""
+    df = good_frame()
+    df.loc[[3, 7, 11, 20, 21, 22, 23], target] = np.nan
+    report = validate_processed(df, target=target)
+    assert report.ok, report.render()
+    finding = next(f for f in report.warnings if f.rule == "missing_target")
+    assert finding.column == target and finding.count == 7 and finding.examples[0]["row"] == 3
+    assert "7 null target value(s)" in finding.message
+    # a target with no value at all is still an error: nothing to train or score
+    df[target] = np.nan
+    assert "null_in_required" in rules(validate_processed(df, target=target))
+
+
+def test_declared_covariates_are_optional_numeric_columns():
+    df = good_frame()
+    assert validate_processed(df, covariates=["wind_speed_ms"]).ok  # declared but absent: fine
+    df["wind_speed_ms"] = np.linspace(0, 12, len(df))
+    assert validate_processed(df, covariates=["wind_speed_ms"]).ok
+    df.loc[4, "wind_speed_ms"] = np.inf
+    assert "non_finite" in rules(validate_processed(df, covariates=["wind_speed_ms"]))
+    df["wind_speed_ms"] = "strong"
+    finding = next(f for f in validate_processed(df, covariates=["wind_speed_ms"]).errors if f.rule == "wrong_type")
+    assert finding.column == "wind_speed_ms"
 
 
 def test_duplicates():
@@ -133,12 +160,17 @@ def test_cli_exit_codes(tmp_path, capsys):
 
     write_parquet(good_frame(), good)
     df = good_frame()
-    df.loc[0, "consumption_kwh"] = np.nan
+    df.loc[0, "is_holiday_flag"] = np.nan
     write_parquet(df, bad)
+    gappy = good_frame()
+    gappy.loc[[0, 5], "consumption_kwh"] = np.nan
+    write_parquet(gappy, tmp_path / "gappy.parquet")
     assert main(["data", "validate", str(good)]) == 0
     assert main(["data", "validate", str(bad)]) == 1
     out = capsys.readouterr().out
-    assert "[null_in_required] column 'consumption_kwh'" in out and "row=0" in out
+    assert "[null_in_required] column 'is_holiday_flag'" in out and "row=0" in out
+    assert main(["data", "validate", str(tmp_path / "gappy.parquet")]) == 0
+    assert "WARNING [missing_target] column 'consumption_kwh'" in capsys.readouterr().out
     assert main(["data", "validate", str(tmp_path / "missing.parquet")]) == 2
     assert "no such file" in capsys.readouterr().err
 

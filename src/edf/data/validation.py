@@ -8,6 +8,7 @@ consumption) and missing hours are real-world conditions, reported as warnings w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -94,8 +95,13 @@ def _type_ok(series: pd.Series, kind: str) -> bool:
     raise ValueError(kind)
 
 
-def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> ValidationReport:
+def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION,
+                       covariates: Sequence[str] = ()) -> ValidationReport:
     """Check a ``processed_edf_data`` frame; never raises for bad data, returns every finding.
+
+    ``covariates`` are the extra numeric columns declared in ``edf_feature_eng.covariates``: each
+    may be absent (files without them still work) and, when present, must be numeric and finite.
+    A null target value is a gap (a counted warning), not a violation.
 
     The checks run as named steps in a fixed order (so reports are stable): columns, types,
     required nulls, building ids, timestamps, duplicate keys, finiteness, flags and signs, physical
@@ -107,7 +113,10 @@ def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> Validat
         report.errors.append(Finding("empty", "*", "dataset has no rows", 0))
         return report
     typed_ok = _check_types(df, missing, report)
-    _check_required_nulls(df, c.required_columns(target), missing, report)
+    _check_required_nulls(df, c.required_columns(target) - {target}, missing, report)
+    if target not in missing:
+        _target_gaps(df, target, report)
+    _covariate_checks(df, covariates, report)
     _check_building_ids(df, typed_ok, report)
     ts_ok = _check_timestamps(df, typed_ok, report)
     _check_duplicate_keys(df, report)
@@ -118,6 +127,36 @@ def validate_processed(df: pd.DataFrame, target: str = c.CONSUMPTION) -> Validat
         _gap_warnings(df, report)
         _jump_warnings(df, typed_ok, report)
     return report
+
+
+def _target_gaps(df: pd.DataFrame, target: str, report: ValidationReport) -> None:
+    """Null target values are meter gaps: counted as a warning (training skips them, scoring never
+    counts them). A target with no value at all is an error: there is nothing to train or score."""
+    nulls = df[target].isna()
+    if nulls.all():
+        report.errors.append(Finding("null_in_required", target, "the target column has no values", int(nulls.sum()),
+                                     _examples(df, nulls, [target])))
+    elif nulls.any():
+        report.warnings.append(Finding(
+            "missing_target", target, f"{int(nulls.sum())} null target value(s) ({100 * nulls.mean():.1f} %): "
+            "gaps are skipped in training and counted as missing, never scored", int(nulls.sum()),
+            _examples(df, nulls, [target])))
+
+
+def _covariate_checks(df: pd.DataFrame, covariates: Sequence[str], report: ValidationReport) -> None:
+    """Declared extra covariates are optional; when present they must be numeric and finite."""
+    for name in covariates:
+        if name not in df.columns or df[name].isna().all():
+            continue
+        if not _type_ok(df[name], "double"):
+            report.errors.append(Finding("wrong_type", name, f"declared covariate must be numeric, found dtype "
+                                         f"{df[name].dtype}", len(df), _examples(df, df[name].notna(), [name])))
+            continue
+        values = df[name].to_numpy(dtype="float64", na_value=np.nan)
+        bad = pd.Series(~np.isfinite(values) & ~np.isnan(values), index=df.index)
+        if bad.any():
+            report.errors.append(Finding("non_finite", name, "values must be finite (no inf)", int(bad.sum()),
+                                         _examples(df, bad, [name])))
 
 
 def _check_columns(df: pd.DataFrame, report: ValidationReport) -> list[str]:

@@ -103,7 +103,7 @@ def step_read_processed(spark, args: argparse.Namespace, cfg, workdir: Path):
     if is_uri(source) and not spark_reads(spark, source):
         source = str(fetch_window(selection, workdir / "processed"))
     log.info("processed_edf_data: %s", selection.summary())
-    return cast_processed(read_processed(spark, source, start, end)), selection
+    return cast_processed(read_processed(spark, source, start, end), cfg.edf_feature_eng.covariate_names), selection
 
 
 def step_training(spark, processed, topology, cfg, args: argparse.Namespace, out: str) -> dict:
@@ -173,8 +173,10 @@ def step_inference(spark, processed, topology, cfg, args: argparse.Namespace, ou
     input_checks = check_inference_inputs(processed, topology, origin, cfg)
     weather = spark_read_parquet(spark, args.weather_forecast) if has_parquet(spark, args.weather_forecast) else None
     lookback = cfg.common_feature_eng.lookback_days_default
+    calibration = cfg.edf_training.calibration  # the previous days' origins feed the online recalibration
     feats = build_inference_features(spark, processed, topology, cfg.edf_feature_eng, origin, horizon, weather,
-                                     lookback_days=lookback)
+                                     lookback_days=lookback,
+                                     recalibration_days=calibration.window_days if calibration.online else 0)
     write_partitioned(feats, join_path(out, "inference"), ORIGIN_PARTITION, ORIGIN)
     history = processed.where(F.col(c.TIMESTAMP) < F.lit(origin).cast("timestamp")).where(
         F.col(c.TIMESTAMP) >= F.lit(origin - dt.timedelta(days=lookback)).cast("timestamp"))
