@@ -9,6 +9,9 @@ Cases (one JSON line each on stdout; progress on stderr):
   in the emulated S3, as a new day's ingestion would.
 * ``training_<N>x<D>`` - the training workflow (validate -> features -> train -> evaluate -> register)
   for N synthetic buildings x D days.
+* ``load_<N>`` - the LoadForecastsToDB Lambda alone on a run of N buildings x 72 h x 2 series (plus
+  three recommendations per building): the real handler in a child process held to the configured
+  memory and timeout, as the local runtime invokes it - does one invocation hold the portfolio?
 
 Per case: seconds per state, the peak RSS of every job and Lambda (process tree, incl. Spark's JVM),
 the largest state payload, the bytes of processed data the inference feature job read (and the
@@ -118,6 +121,68 @@ def run_inference_cases(sizes: list[int], args: argparse.Namespace) -> list[dict
     return records
 
 
+def synthetic_run(n: int, out: Path, run_id: str = "edf-2023-06-22") -> tuple[Path, Path]:
+    """forecasts.parquet and recommendations.parquet of a 72 h run for ``n`` buildings (FORECAST_COLUMNS)."""
+    import numpy as np
+    import pandas as pd
+
+    from edf.data.io import write_parquet
+
+    hours = pd.date_range("2023-06-22", periods=72, freq="h", tz="UTC")
+    ids = [f"synth-{i:05d}" for i in range(n)]
+    rng = np.random.default_rng(n)
+    yhat = rng.gamma(2.0, 0.6, size=n * 72 * 2)
+    forecasts = pd.DataFrame({
+        "building_id": np.repeat(ids, 144), "grid_area": np.repeat([f"synth-{i % 3}" for i in range(n)], 144),
+        "series": np.tile(np.repeat(["consumption", "solar"], 72), n), "timestamp_hour": np.tile(np.tile(hours, 2), n),
+        "origin_time": hours[0], "lead_hours": np.tile(np.tile(np.arange(72, dtype="int32"), 2), n),
+        "yhat": yhat, "yhat_lower": yhat * 0.7, "yhat_upper": yhat * 1.3, "strategy": "xgboost",
+        "model_version": "arn:aws:sagemaker:eu-central-1:123456789012:model-package/edf-bench/1",
+        "issue_time": pd.Timestamp("2023-06-22T05:00:00Z"), "run_id": run_id})
+    recs = pd.DataFrame({
+        "building_id": np.repeat(ids, 3), "grid_area": np.repeat([f"synth-{i % 3}" for i in range(n)], 3),
+        "kind": np.tile(["demand_response", "resident", "resident"], n),
+        "timestamp_hour": np.tile([hours[18], hours[11], hours[19]], n),
+        "action": np.tile(["curtail", "charge_battery", "discharge_battery"], n),
+        "kw": 1.0, "expected_reduction_kwh": 0.5, "expected_saving": 0.2, "run_id": run_id,
+        "issue_time": pd.Timestamp("2023-06-22T05:00:00Z")})
+    write_parquet(forecasts, out / "forecasts.parquet")
+    write_parquet(recs, out / "recommendations.parquet")
+    return out / "forecasts.parquet", out / "recommendations.parquet"
+
+
+def run_load_case(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    """The load handler alone, in a child process with the configured memory and timeout."""
+    from edf.config import load_config
+    from edf_local.functions import LAMBDAS_DIR
+    from edf_local.lambdas import LocalLambdaInvoker
+
+    cfg = load_config()
+    memory = args.load_memory or cfg.edf_inference.load_forecasts_lambda_memory
+    timeout = args.load_timeout or cfg.edf_inference.load_forecasts_lambda_timeout
+    with tempfile.TemporaryDirectory(prefix="edf-bench-load-") as tmp:
+        f_path, r_path = synthetic_run(n, Path(tmp))
+        env = {"EDF_FORECAST_DB_TYPE": args.backend, "EDF_STORAGE_CREATE_MISSING": "1", "EDF_LOG_FORMAT": "text"}
+        invoker = LocalLambdaInvoker({"load": LAMBDAS_DIR / "load_forecasts" / "handler.py"}, environment={"load": env},
+                                     function_limits={"load": (memory, timeout)}, isolation="process")
+        started = time.perf_counter()
+        record: dict[str, Any] = {"bench": "portfolio", "case": f"load_{n}", "backend": args.backend,
+                                  "lambda_memory_mb": memory, "lambda_timeout_s": timeout}
+        try:
+            out = invoker.invoke("load", {"forecasts_uri": str(f_path), "recommendations_uri": str(r_path),
+                                          "run_id": "edf-2023-06-22", "model_version": "bench"})
+            record.update(status="SUCCEEDED", rows_stored=out["forecasts_written"],
+                          recommendations_stored=out["recommendations_written"])
+        except Exception as exc:  # noqa: BLE001 - the failure (OOM, timeout) is the measurement
+            record.update(status="FAILED", error=getattr(exc, "error", type(exc).__name__))
+        last = invoker.invocations[-1]
+        record.update(seconds=round(time.perf_counter() - started, 1), peak_rss_mb=last.get("peak_rss_mb"),
+                      cpu_seconds=last.get("cpu_seconds"), lambda_seconds_at_least=last.get("lambda_seconds_at_least"),
+                      load_avg_1m=round(os.getloadavg()[0], 1))
+    print(json.dumps(record), flush=True)
+    return record
+
+
 def run_training_case(buildings: int, days: int, args: argparse.Namespace) -> dict[str, Any]:
     from edf_local.portfolio import synthetic
     from edf_local.runtime import LocalRuntime
@@ -140,13 +205,16 @@ def main() -> int:
     parser.add_argument("--train-buildings", type=int, default=100,
                         help="buildings of the small portfolio that trains the model the inference cases use")
     parser.add_argument("--inference-days", type=int, default=21, help="days of history of the inference portfolios")
+    parser.add_argument("--load-memory", type=int, default=None, help="load_<N>: Lambda memory MB (default: config)")
+    parser.add_argument("--load-timeout", type=int, default=None, help="load_<N>: Lambda timeout s (default: config)")
     parser.add_argument("--workdir", default=None, help="job directories and logs (default: a temp folder)")
     args = parser.parse_args()
     inference_sizes = [int(m.group(1)) for c in args.cases if (m := re.fullmatch(r"inference_(\d+)", c))]
     training = [tuple(map(int, m.groups())) for c in args.cases if (m := re.fullmatch(r"training_(\d+)x(\d+)", c))]
-    unknown = [c for c in args.cases if not re.fullmatch(r"inference_\d+|training_\d+x\d+", c)]
+    loads = [int(m.group(1)) for c in args.cases if (m := re.fullmatch(r"load_(\d+)", c))]
+    unknown = [c for c in args.cases if not re.fullmatch(r"inference_\d+|training_\d+x\d+|load_\d+", c)]
     if unknown:
-        parser.error(f"unknown case(s) {unknown}; expected inference_<N> or training_<N>x<D>")
+        parser.error(f"unknown case(s) {unknown}; expected inference_<N>, training_<N>x<D> or load_<N>")
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="edf-bench-portfolio-")
     server = None
     if args.backend == "RDS":
@@ -155,6 +223,8 @@ def main() -> int:
         server = start_local_postgres()
         os.environ["EDF_PG_DSN"] = server.dsn
     try:
+        for n in loads:
+            run_load_case(n, args)
         if inference_sizes:
             run_inference_cases(inference_sizes, args)
         for buildings, days in training:

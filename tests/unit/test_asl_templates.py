@@ -373,7 +373,7 @@ def test_a_failed_load_is_retried_because_it_is_idempotent(definitions):
     assert [e["delay_seconds"] for e in exe.events("StateRetry")] == [30.0, 120.0]
 
 
-@pytest.mark.parametrize("error", ["InvalidValueError", "DataNotFoundError", "Runtime.OutOfMemory"])
+@pytest.mark.parametrize("error", ["InvalidEvent", "InvalidValueError", "DataNotFoundError", "Runtime.OutOfMemory"])
 def test_a_load_that_would_fail_the_same_way_is_not_retried(definitions, error):
     exe, attempts = _run_load(definitions, [TaskFailed(error, "{}")] * 3)
     assert exe.status == "FAILED" and exe.error == "LoadFailed" and attempts == 1
