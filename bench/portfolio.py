@@ -47,6 +47,9 @@ def case_record(case: str, execution: Any, rt: Any, started: float, extra: dict[
     """The JSON line of one workflow run (everything measured, nothing estimated)."""
     jobs = {**rt.runner.processing_jobs, **rt.runner.training_jobs}
     job_peaks = {name: d.get("LocalPeakRssMb", 0.0) for name, d in jobs.items() if execution.name in name}
+    for glue_run in (rt.glue.job_runs.values() if getattr(rt, "glue", None) else []):  # the Spark feature jobs
+        if f"/{execution.name}/" in json.dumps(glue_run.get("Arguments", {})):
+            job_peaks[glue_run["JobName"]] = glue_run.get("LocalPeakRssMb", 0.0)
     lambda_peaks: dict[str, float] = {}
     for inv in rt.invoker.invocations:
         if "peak_rss_mb" in inv:

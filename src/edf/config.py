@@ -182,6 +182,23 @@ class EvaluationConfig(_Section):
     historical_labels_path: str | None = None
 
 
+class InputChecksConfig(_Section):
+    """Checks of the daily inference inputs (edf.data.input_checks); a problem fails or degrades."""
+
+    history_max_age_hours: float = Field(48.0, gt=0)
+    on_stale_history: Literal["fail", "degrade"] = "fail"
+    topology_required_fields: list[str] = Field(default_factory=lambda: ["timezone", "latitude", "longitude"])
+    on_incomplete_topology: Literal["fail", "degrade"] = "degrade"
+
+
+class InferenceAlarmsConfig(_Section):
+    """CloudWatch alarms of the daily run (terraform/modules/monitoring), on the alerts topic."""
+
+    success_deadline_hour_utc: int = Field(9, ge=1, le=23)
+    processed_data_max_age_hours: float = Field(48.0, gt=0)
+    metrics_namespace: str = "EDF/Inputs"  # ProcessedDataAgeHours, published by the inference features job
+
+
 class InferenceConfig(_Section):
     scheduler_expression: str = "cron(0 5 * * ? *)"
     scheduler_timezone: str = "UTC"
@@ -193,6 +210,42 @@ class InferenceConfig(_Section):
     forecast_db_type: Literal["TIMESTREAM", "RDS", "DYNAMODB"] = "TIMESTREAM"
     load_forecasts_lambda_memory: int = Field(512, ge=128, le=10240)
     load_forecasts_lambda_timeout: int = Field(300, ge=1, le=900)
+    input_checks: InputChecksConfig = Field(default_factory=InputChecksConfig)
+    alarms: InferenceAlarmsConfig = Field(default_factory=InferenceAlarmsConfig)
+
+
+GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")  # Glue 5.0 Spark worker types (4/8/16/32 vCPU per worker)
+
+
+class GlueJobSize(_Section):
+    """Workers of one Glue feature job: type and count (a DPU is 4 vCPU / 16 GB; G.1X = 1 DPU)."""
+
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    number_of_workers: int = Field(2, ge=2, le=299)  # Glue: at least 2 (driver + 1 executor)
+
+
+class SparkEngineConfig(_Section):
+    """Where the feature jobs run (docs/spark_engine.md): AWS Glue 5.0 in AWS, a local Spark locally."""
+
+    glue_version: Literal["5.0"] = "5.0"
+    features_job_base: str = "edf-features"  # Glue job name base; env suffix appended
+    training: GlueJobSize = Field(default_factory=lambda: GlueJobSize(number_of_workers=10))
+    inference: GlueJobSize = Field(default_factory=lambda: GlueJobSize(number_of_workers=2))
+    timeout_minutes: int = Field(120, ge=1, le=2880)  # Glue job run timeout (TIMEOUT state after it)
+    # pip requirements Glue installs next to the edf wheel on every node (--additional-python-modules)
+    additional_python_modules: list[str] = Field(default_factory=lambda: ["pvlib==0.16.1", "holidays==0.109"])
+    local_master: str = "local[2]"  # the local Glue runner: local[N], a spark:// URL, or "standalone"
+    local_workers: int = Field(2, ge=1, le=8)  # "standalone": workers started on 127.0.0.1
+    local_worker_cores: int = Field(1, ge=1)
+    local_worker_memory: str = "2g"
+    local_executor_memory: str = "1g"
+
+    @model_validator(mode="after")
+    def _local_master_known(self) -> SparkEngineConfig:
+        ok = self.local_master == "standalone" or self.local_master.startswith(("local", "spark://"))
+        if not ok:
+            raise ValueError(f"local_master {self.local_master!r}: expected local[N], spark://host:port or standalone")
+        return self
 
 
 class LambdaShared(_Section):
@@ -218,7 +271,8 @@ class PostgresSettings(_Section):
     user: str = "edf_app"
     secret_id: str | None = None
     dsn_env: str = "EDF_PG_DSN"
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "verify-full"
+    sslrootcert: str | None = "certs/rds-global-bundle.pem"  # relative: under the Lambda task root
     connect_timeout_seconds: int = Field(5, ge=1, le=60)
     schema_name: str = Field("edf", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -445,6 +499,7 @@ class EDFConfig(_Section):
     edf_storage: StorageConfig = Field(default_factory=StorageConfig)
     edf_serving: ServingConfig = Field(default_factory=ServingConfig)
     edf_monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    edf_spark: SparkEngineConfig = Field(default_factory=SparkEngineConfig)
 
     # --- derived names (one place, so Terraform and code agree) ---
     def name(self, base: str) -> str:

@@ -30,10 +30,10 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_contract():
     text = DOCKERFILE.read_text()
     base = re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M)
-    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base[0]), "pinned slim Python 3.11 base"
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base[0]), "pinned slim Python 3.11 base"
     assert re.search(r"^USER \d+:\d+$", text, flags=re.M), "runs as a non-root numeric user"
     assert "download.pytorch.org/whl/cpu" in text, "CPU torch"
-    extras = re.search(r'pip install "\.\[([a-z,]+)\]"', text).group(1).split(",")
+    extras = re.search(r"Extras: ([a-z,]+)\.", text).group(1).split(",")
     assert {"spark", "models", "optimization"} <= set(extras)
     assert "openjdk" in text  # PySpark needs a JVM
     # The build context is the repository root: .dockerignore sends only what the image needs.
@@ -99,3 +99,21 @@ def test_entrypoint_modules_exist_for_every_job_the_workflows_run():
     entry = (CONTAINER / "entrypoint.sh").read_text()
     for job in jobs - {"train"}:
         assert job in entry, f"entrypoint.sh does not dispatch {job}"
+
+
+def test_base_image_is_pinned_by_digest_and_dependencies_by_hash():
+    """Issue 14, item 14: the image is rebuilt from exactly what was locked."""
+    text = DOCKERFILE.read_text()
+    base = re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M)[0]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base), base
+    assert "docker buildx imagetools inspect" in text, "the comment says how to obtain the digest"
+    installs = re.findall(r"^RUN pip install (.*)$", text.replace("\\\n", " "), flags=re.M)
+    assert any("--require-hashes" in i and "-r requirements/image.lock" in i for i in installs)
+    project = [i for i in installs if i.rstrip().endswith(" .")]
+    assert project and all("--no-deps" in i for i in project), "the project install resolves nothing"
+    lock = (REPO / "requirements/image.lock").read_text()
+    assert re.search(r"^torch==[\d.]+\+cpu \\", lock, flags=re.M), "CPU torch"
+    assert not re.search(r"^nvidia-", lock, flags=re.M)
+    for pkg in ("pyspark", "xgboost-cpu", "cvxpy", "psycopg", "setuptools"):
+        assert re.search(rf"^{pkg}==", lock, flags=re.M), pkg
+    assert "!requirements/image.lock" in (REPO / ".dockerignore").read_text()

@@ -18,9 +18,8 @@ MAX_LINES = 80
 # entry that is no longer over the limit, and on a list longer than MAX_ALLOWED).
 ALLOWED_LONG_FUNCTIONS = {
     ("edf/features/pipeline.py", "features_for_origins"),
-    ("edf/data/validation.py", "validate_processed"),
 }
-MAX_ALLOWED = 2  # lower it with every removal; never raise it
+MAX_ALLOWED = 1  # lower it with every removal; never raise it
 
 
 def function_lengths(root: Path = SRC) -> dict[tuple[str, str], int]:

@@ -241,12 +241,10 @@ def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.Dat
     rows = rows.select("*", *[calendar[name].alias(name) for name in fe.time_features],
                        F.to_date(local).alias("_local_date"))
 
-    hol = holiday_table(topology, start, end)
-    if hol.empty:
+    hol_df = _holiday_frame(spark, topology, start, end)
+    if hol_df is None:
         rows = rows.withColumn(c.HOLIDAY, F.lit(0))
     else:
-        hol_df = spark.createDataFrame([(b, d.date(), 1) for b, d in hol.itertuples(index=False)],
-                                       f"{c.BUILDING_ID} string, _local_date date, _hol int")
         rows = rows.join(F.broadcast(hol_df), [c.BUILDING_ID, "_local_date"], "left").withColumn(
             c.HOLIDAY, F.coalesce(F.col("_hol"), F.lit(0))).drop("_hol")
     rows = rows.drop("_local_date")
@@ -256,6 +254,42 @@ def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.Dat
                      ["latitude", "longitude", c.TIMESTAMP], "left")
     leading = [*KEY_COLUMNS, *MEASURED]
     return rows.select(*leading, *[col for col in rows.columns if col not in leading])
+
+
+def _holiday_frame(spark: SparkSession, topology: pd.DataFrame, start: pd.Timestamp,
+                   end: pd.Timestamp) -> DataFrame | None:
+    """(building_id, _local_date, _hol=1) for the holidays in [start - 1 day, end + 1 day].
+
+    The calendar is computed once per location (country, subdivision) on the driver - a few dozen
+    dates each - and joined to the buildings in Spark, so the driver never builds a buildings x
+    holidays table (500,000 Python tuples at 10,000 buildings over a few years).
+    """
+    cols = [col for col in ("country", "subdivision") if col in topology.columns]
+    if "country" not in cols:
+        return None
+    places = topology[[c.BUILDING_ID, *cols]].drop_duplicates(subset=cols)
+    first, last = (start - pd.Timedelta(days=1)).date(), (end + pd.Timedelta(days=1)).date()
+    dates = []
+    for rec in places.itertuples(index=False):
+        sub = getattr(rec, "subdivision", None)
+        one = pd.DataFrame({c.BUILDING_ID: [rec.building_id], "country": [rec.country], "subdivision": [sub]})
+        for _, day in holiday_table(one, start, end).itertuples(index=False):
+            if first <= day.date() <= last:
+                dates.append((_text(rec.country), _text(sub), day.date()))
+    if not dates:
+        return None
+    by_place = spark.createDataFrame(dates, "_country string, _sub string, _local_date date")
+    buildings = spark.createDataFrame(
+        [(str(b), _text(cn), _text(sb)) for b, cn, sb in topology.reindex(
+            columns=[c.BUILDING_ID, "country", "subdivision"]).itertuples(index=False)],
+        f"{c.BUILDING_ID} string, _country string, _sub string")
+    return buildings.join(by_place, [buildings["_country"].eqNullSafe(by_place["_country"]),
+                                     buildings["_sub"].eqNullSafe(by_place["_sub"])]).select(
+        c.BUILDING_ID, "_local_date", F.lit(1).alias("_hol"))
+
+
+def _text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA else str(value)
 
 
 # ---------------------------------------------------------------------------------------------
