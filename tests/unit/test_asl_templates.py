@@ -461,3 +461,35 @@ def test_inference_times_out_before_the_success_deadline_alarm(definitions, cfg)
     start_hour = int(cfg.edf_inference.scheduler_expression.split()[1])
     window = (cfg.edf_inference.alarms.success_deadline_hour_utc - start_hour) * 3600
     assert 0 < definitions["inference"]["TimeoutSeconds"] <= window
+
+
+# ------------------------------------------------------------------ issue 14, item 8: the load is retried
+def _load_state_alone(definitions) -> dict:
+    """The deployed LoadForecastsToDB state (its Retry and Catch as rendered) in a machine of its own."""
+    state = definitions["inference"]["States"]["LoadForecastsToDB"]
+    return {"StartAt": "LoadForecastsToDB", "States": {
+        "LoadForecastsToDB": {**state, "Next": "Loaded", "Catch": [{**c, "Next": "Notified"} for c in state["Catch"]]},
+        "Loaded": {"Type": "Succeed"}, "Notified": {"Type": "Fail", "Error": "LoadFailed", "Cause": "caught"}}}
+
+
+def _run_load(definitions, failures: list[TaskFailed]):
+    loaded = {"run_id": "r", "forecasts_written": 1, "recommendations_written": 0, "backend": "DYNAMODB"}
+    script = Script(lambdas={"LoadForecastsToDB": loaded}, fail={"LoadForecastsToDB": failures})
+    exe = run(_load_state_alone(definitions), script, {"run_id": "r", "model": {"model_package_arn": "arn:pkg/1"}},
+              machine="EDFInferenceWorkflow-dev")
+    return exe, script.states().count("LoadForecastsToDB")
+
+
+def test_a_failed_load_is_retried_because_it_is_idempotent(definitions):
+    """A load that failed half-way (a store error, a dropped connection) runs again: nothing of it was
+    visible (the store commits a run at the end), so the retry is safe."""
+    doc = json.dumps({"errorMessage": "DynamoDB left 3 item(s) unprocessed", "errorType": "StoreError"})
+    exe, attempts = _run_load(definitions, [TaskFailed("StoreError", doc), TaskFailed("OperationalError", doc)])
+    assert exe.status == "SUCCEEDED" and attempts == 3
+    assert [e["delay_seconds"] for e in exe.events("StateRetry")] == [30.0, 120.0]
+
+
+@pytest.mark.parametrize("error", ["InvalidEvent", "InvalidValueError", "DataNotFoundError", "Runtime.OutOfMemory"])
+def test_a_load_that_would_fail_the_same_way_is_not_retried(definitions, error):
+    exe, attempts = _run_load(definitions, [TaskFailed(error, "{}")] * 3)
+    assert exe.status == "FAILED" and exe.error == "LoadFailed" and attempts == 1

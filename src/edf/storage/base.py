@@ -8,6 +8,10 @@ Semantics shared by all backends (the tests check each backend against them):
 
 * a run (``run_id``) is the unit of writing: writing a run again *replaces* its rows (rows the
   new write does not contain are removed), it never adds duplicates;
+* a run switches atomically: until a write of the run is complete, readers see the run's previous
+  write (or nothing, for a new run) whole, and after it the new one whole, never a mix of the two;
+  a write that failed part-way is invisible and may simply be run again (PostgreSQL: one
+  transaction; DynamoDB: a run pointer flipped after the last item; Timestream: a commit record);
 * rows arrive as iterables and are consumed once, in a stream (:class:`RunStream`): a
   10,000-building run is 1.44 million forecast rows, more than the load's memory should hold;
 * a building's series over ``[start, end)`` returns one point per target hour: the forecast of
@@ -252,7 +256,11 @@ class ForecastStore(Protocol):
 
     def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
                   recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
-        """Write one run's rows (consumed once, as a stream), replacing what an earlier write of ``run_id`` stored."""
+        """Write one run's rows (consumed once, as a stream), replacing what an earlier write of ``run_id`` stored.
+
+        Atomic for readers: nothing of this write is visible until all of it is; a failure leaves the
+        previous write served, and running the write again is safe.
+        """
 
     def list_buildings(self, grid_areas: Iterable[str]) -> list[BuildingInfo]:
         """Buildings with stored forecasts in the given grid areas."""
