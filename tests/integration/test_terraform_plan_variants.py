@@ -39,6 +39,10 @@ def planner(tmp_path_factory):
     for name in load_function_specs():  # plan only hashes the zips
         with zipfile.ZipFile(zips / f"{name}.zip", "w") as zf:
             zf.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    glue = root / "glue"  # plan only hashes the Glue job's wheel too; a fresh clone has no build/glue
+    glue.mkdir()
+    with zipfile.ZipFile(glue / "edf-0.0.0-py3-none-any.whl", "w") as zf:
+        zf.writestr("edf/__init__.py", "")
     stage(root / "repo")
     stack = root / "repo/terraform/stacks/inference_edf"
     env = base_env(root / "tfdata")
@@ -48,6 +52,7 @@ def planner(tmp_path_factory):
         region = cfg.aws_region
         base = {
             "lambda_zip_dir": str(zips),
+            "glue_wheel_dir": str(glue),
             "aws_sdk_pandas_layer_arn": f"arn:aws:lambda:{region}:{ACCOUNT}:layer:AWSSDKPandas-Python311:1",
             "sagemaker_execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/edf-sagemaker-execution-dev",
             "alerts_topic_arn": f"arn:aws:sns:{region}:{ACCOUNT}:edf-alerts-dev",

@@ -53,6 +53,10 @@ variable "script_path" {
 variable "wheel_path" {
   description = "Local path of the edf wheel (build/glue/edf-<version>-py3-none-any.whl, `make package`)."
   type        = string
+  validation {
+    condition     = fileexists(var.wheel_path)
+    error_message = "The edf wheel of the Glue feature job is missing (expected build/glue/edf-<version>-py3-none-any.whl or var.glue_wheel_dir): run `make package` first."
+  }
 }
 
 variable "additional_python_modules" {

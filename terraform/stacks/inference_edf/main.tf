@@ -17,11 +17,13 @@ locals {
   zip_dir     = coalesce(var.lambda_zip_dir, "${local.repo_root}/build/lambda")
   # the edf wheel of the Glue feature job (`make package` builds it into build/glue)
   glue_wheel_dir = coalesce(var.glue_wheel_dir, "${local.repo_root}/build/glue")
-  functions      = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
-  db_type        = upper(coalesce(var.forecast_db_type, local.cfg.edf_inference.forecast_db_type))
-  storage_cfg    = local.cfg.edf_storage
-  mon            = local.cfg.edf_monitoring
-  lead_edges     = local.mon.lead_bucket_edges_hours
+  # one wheel, or a path that does not exist so the module's validation says to build it
+  glue_wheel  = coalesce(one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl")), "edf-wheel-missing.whl")
+  functions   = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
+  db_type     = upper(coalesce(var.forecast_db_type, local.cfg.edf_inference.forecast_db_type))
+  storage_cfg = local.cfg.edf_storage
+  mon         = local.cfg.edf_monitoring
+  lead_edges  = local.mon.lead_bucket_edges_hours
   # LeadBucket dimension values the accuracy monitor emits ("0-24", "24-48", ...).
   lead_buckets = [for i in range(length(local.lead_edges) - 1) : "${local.lead_edges[i]}-${local.lead_edges[i + 1]}"]
 
@@ -382,7 +384,7 @@ module "features_job" {
   timeout_minutes           = local.cfg.edf_spark.timeout_minutes
   additional_python_modules = local.cfg.edf_spark.additional_python_modules
   script_path               = "${local.repo_root}/src/edf/jobs/glue_features.py"
-  wheel_path                = "${local.glue_wheel_dir}/${one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl"))}"
+  wheel_path                = "${local.glue_wheel_dir}/${local.glue_wheel}"
   scripts_bucket            = local.scripts_bucket
   processed_bucket          = local.processed_bucket
   raw_bucket                = local.raw_bucket

@@ -16,7 +16,9 @@ locals {
   zip_dir     = coalesce(var.lambda_zip_dir, "${local.repo_root}/build/lambda")
   # the edf wheel of the Glue feature job (`make package` builds it into build/glue)
   glue_wheel_dir = coalesce(var.glue_wheel_dir, "${local.repo_root}/build/glue")
-  functions      = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
+  # one wheel, or a path that does not exist so the module's validation says to build it
+  glue_wheel = coalesce(one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl")), "edf-wheel-missing.whl")
+  functions  = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
 
   names = {
     ecr_repo            = "${local.cfg.ecr_repo_name_edf_base}-${local.suffix}"
@@ -321,7 +323,7 @@ module "features_job" {
   timeout_minutes           = local.cfg.edf_spark.timeout_minutes
   additional_python_modules = local.cfg.edf_spark.additional_python_modules
   script_path               = "${local.repo_root}/src/edf/jobs/glue_features.py"
-  wheel_path                = "${local.glue_wheel_dir}/${one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl"))}"
+  wheel_path                = "${local.glue_wheel_dir}/${local.glue_wheel}"
   scripts_bucket            = local.scripts_bucket
   processed_bucket          = local.processed_bucket
   raw_bucket                = local.raw_bucket
