@@ -78,3 +78,12 @@ def test_correlation_id_from_event():
     assert correlation_id_from_event({}, Ctx()) == "req-1"
     assert correlation_id_from_event(None) is None
     assert is_execution_arn(EXEC) and not is_execution_arn("run-1")
+
+
+def test_stderr_stream_keeps_stdout_for_data(restore_root, monkeypatch, capsys):
+    """Benchmarks print JSON lines on stdout; EDF_LOG_STREAM=stderr moves the log lines away."""
+    monkeypatch.setenv("EDF_LOG_STREAM", "stderr")
+    configure_logging(json_format=False)
+    logging.getLogger("edf.bench").info("a log line")
+    captured = capsys.readouterr()
+    assert "a log line" in captured.err and captured.out == ""
