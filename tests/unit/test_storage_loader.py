@@ -108,3 +108,14 @@ def test_loader_keeps_utc_instants():
     rows = forecast_rows(forecasts_frame(hours=2, buildings=("b-1",)), "run-1")
     assert rows[1].timestamp_hour == dt.datetime(2026, 6, 1, 1, tzinfo=dt.UTC)
     assert rows[0].model_version.endswith("/3") and rows[0].lead_hours == 0
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+def test_loader_keeps_instants_of_any_timestamp_unit(unit):
+    """Parquet from Spark or pyarrow reads back in microseconds; the instant must not change."""
+    df = forecasts_frame(hours=2, buildings=("b-1",))
+    for name in ("timestamp_hour", "issue_time", "origin_time"):
+        df[name] = pd.to_datetime(df[name], utc=True).dt.as_unit(unit)
+    rows = forecast_rows(df, "run-1")
+    assert rows[1].timestamp_hour == dt.datetime(2026, 6, 1, 1, tzinfo=dt.UTC)
+    assert rows[1].origin_time == pd.Timestamp(df["origin_time"].iloc[1]).to_pydatetime()

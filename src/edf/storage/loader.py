@@ -37,7 +37,8 @@ def _utc_list(column: pd.Series) -> list[dt.datetime | None]:
     A run has 72 target hours, one origin and one issue time: building a datetime per row (1.44 M
     rows at 10,000 buildings) would cost more than all the rest of the row's handling.
     """
-    values = pd.to_datetime(column, utc=True)
+    # nanoseconds whatever the file's unit (Parquet written by Spark or pyarrow holds microseconds)
+    values = pd.to_datetime(column, utc=True).dt.as_unit("ns")
     known: dict[int, dt.datetime] = {}
     out: list[dt.datetime | None] = []
     for ns in values.array.asi8.tolist():
