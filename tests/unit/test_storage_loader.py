@@ -119,3 +119,31 @@ def test_loader_keeps_instants_of_any_timestamp_unit(unit):
     rows = forecast_rows(df, "run-1")
     assert rows[1].timestamp_hour == dt.datetime(2026, 6, 1, 1, tzinfo=dt.UTC)
     assert rows[1].origin_time == pd.Timestamp(df["origin_time"].iloc[1]).to_pydatetime()
+
+
+@pytest.mark.parametrize("area", [None, "", "  ", "None", "nan"])
+def test_rows_without_a_grid_area_are_refused_before_anything_is_written(tmp_path, area):
+    """Issue 14, item 9: such rows used to be stored as 'None'/'nan', invisible to every tenant."""
+    from edf.storage.loader import FORECAST_KEY, precheck
+
+    df = forecasts_frame()
+    df["grid_area"] = df["grid_area"].astype(object)
+    df.loc[5, "grid_area"] = area
+    write_parquet(df, tmp_path / "forecasts.parquet")
+    with pytest.raises(InvalidValueError, match="grid_area"):
+        precheck([tmp_path / "forecasts.parquet"], "run-1", FORECAST_COLUMNS, FORECAST_KEY, "forecasts.parquet")
+    write_parquet(forecasts_frame(), tmp_path / "forecasts.parquet")
+    assert precheck([tmp_path / "forecasts.parquet"], "run-1", FORECAST_COLUMNS, FORECAST_KEY,
+                    "forecasts.parquet") == len(forecasts_frame())
+
+
+def test_topology_is_read_from_every_file_of_its_folder(tmp_path):
+    """Issue 14, item 9: only the first file of the prefix was read; the rest of the buildings vanished."""
+    from edf.data.topology import read_topology
+
+    (tmp_path / "topo").mkdir()
+    pd.DataFrame({"building_id": ["1", "2"], "grid_area": ["north", "north"]}).to_csv(tmp_path / "topo/a.csv",
+                                                                                      index=False)
+    pd.DataFrame({"building_id": [3], "grid_area": ["south"]}).to_csv(tmp_path / "topo/b.csv", index=False)
+    topo = read_topology(tmp_path / "topo")
+    assert sorted(topo["building_id"]) == ["1", "2", "3"]  # ids as text, whatever the file's type
