@@ -80,22 +80,96 @@ def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None
     return out[list(FORECAST_COLUMNS)]
 
 
+def building_batches(features: Path, size: int) -> list[list[str]]:
+    """The buildings of the inference features, sorted, in batches of ``size``.
+
+    Every prediction (XGBoost rows, LSTM/Prophet series, the online recalibration per building and
+    lead bucket) depends only on the building's own rows, so batches give the same forecasts as one
+    pass while the job's memory follows the batch instead of the portfolio.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from edf.data.io import DataNotFoundError, list_files
+
+    files = list_files(features / "inference")
+    if not files:
+        raise DataNotFoundError(f"no Parquet files at {features / 'inference'}: the input is empty")
+    ids: set[str] = set()
+    for f in files:
+        ids.update(str(v) for v in pc.unique(pq.read_table(f, columns=["building_id"])["building_id"]).to_pylist())
+    ordered = sorted(ids)
+    return [ordered[i:i + size] for i in range(0, len(ordered), size)]
+
+
+def read_batch(location: Path, buildings: list[str], required: bool = True) -> pd.DataFrame | None:
+    """The rows of ``buildings`` from every Parquet file under ``location`` (only they are materialised)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from edf.data.io import DataNotFoundError, list_files
+
+    files = list_files(location) if location.exists() or required else []
+    if not files:
+        if required:
+            raise DataNotFoundError(f"no Parquet files at {location}: the input is empty")
+        return None
+    wanted = pa.array(buildings, type=pa.string())
+    tables = [pq.read_table(f, filters=[("building_id", "in", wanted)]) for f in files]
+    return pa.concat_tables(tables, promote_options="default").to_pandas()
+
+
+class ForecastWriter:
+    """Appends each batch's forecasts to one ``forecasts.parquet`` (the schema the loader expects)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.writer, self.rows = path, None, 0
+        self.buildings: set[str] = set()
+        self.series: dict[str, int] = {}
+
+    def write(self, frame: pd.DataFrame) -> None:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from edf.data.io import as_microseconds
+
+        table = pa.Table.from_pandas(as_microseconds(frame), preserve_index=False)
+        if self.writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
+        self.writer.write_table(table.cast(self.writer.schema))
+        self.rows += len(frame)
+        self.buildings.update(frame["building_id"].astype(str).unique())
+        for name, n in frame["series"].value_counts().items():
+            self.series[name] = self.series.get(name, 0) + int(n)
+
+    def close(self) -> None:
+        if self.writer is None:
+            raise ValueError("no forecasts produced: the inference features are empty")
+        self.writer.close()
+
+
 def run(args: argparse.Namespace) -> dict:
-    from edf.data.io import read_parquet, write_parquet
+    from edf.jobs.args import job_config
     from edf.models.base import utc_keys
     from edf.models.bundle import load_bundle
 
     issue = pd.Timestamp(args.issue_time) if args.issue_time else pd.Timestamp(dt.datetime.now(dt.UTC))
     issue = issue.tz_localize("UTC") if issue.tzinfo is None else issue.tz_convert("UTC")
-    manifest, models = load_bundle(args.model)
+    _, models = load_bundle(args.model)
     features = Path(args.features)
-    rows = utc_keys(read_parquet(features / "inference"))
-    series = utc_keys(read_parquet(features / "series", required=False))
-    frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue)
+    batches = building_batches(features, job_config(args).edf_inference.forecast_batch_buildings)
     out = Path(args.output)
-    write_parquet(frame, out / FORECAST_FILE)
-    summary = {"rows": len(frame), "buildings": int(frame["building_id"].nunique()),
-               "series": frame["series"].value_counts().to_dict(), "run_id": args.run_id}
+    writer = ForecastWriter(out / FORECAST_FILE)
+    for i, buildings in enumerate(batches, start=1):
+        rows = utc_keys(read_batch(features / "inference", buildings))
+        series = utc_keys(read_batch(features / "series", buildings, required=False))
+        frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue)
+        writer.write(frame)
+        log.info("forecast batch %d/%d: %d buildings, %d rows", i, len(batches), len(buildings), len(frame))
+    writer.close()
+    summary = {"rows": writer.rows, "buildings": len(writer.buildings), "series": writer.series,
+               "batches": len(batches), "run_id": args.run_id}
     (out / "_forecast_summary.json").write_text(json.dumps(summary, indent=2))
     log.info("forecasts written: %s", summary)
     return summary
