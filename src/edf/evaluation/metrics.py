@@ -56,21 +56,62 @@ def series_metrics(actual, yhat, lower, upper, interval_width: float = 0.8, mape
     }
 
 
+ROW_KEYS = (c.BUILDING_ID, "origin_time", c.TIMESTAMP)
+
+
+def scored_rows(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows a forecast is scored on: joined with its actual on building, origin and target hour,
+    keeping only rows where both the actual and ``yhat`` are known (a missing value is never a zero)."""
+    keys = list(ROW_KEYS)
+    joined = forecasts.merge(actuals[[*keys, target]], on=keys, how="inner")
+    keep = np.isfinite(joined[target].to_numpy(dtype="float64")) & np.isfinite(joined["yhat"].to_numpy(dtype="float64"))
+    return joined[keep]
+
+
+def fingerprint(frame: pd.DataFrame, columns: tuple[str, ...] | list[str] = ROW_KEYS) -> str:
+    """Order-independent digest of ``columns`` over the rows of ``frame``.
+
+    Two frames get the same fingerprint exactly when they hold the same multiset of rows (up to a
+    64-bit hash collision). Timestamps are hashed as whole UTC seconds and floats rounded to 1e-9, so
+    the same data read by different readers (Spark, pyarrow, ns or us units) agrees.
+    """
+    import hashlib
+
+    parts = {}
+    for col in columns:
+        values = frame[col] if col in frame.columns else pd.Series(np.nan, index=frame.index)
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = pd.to_datetime(values, utc=True).dt.as_unit("s").astype("int64")
+        elif pd.api.types.is_float_dtype(values):
+            values = values.round(9)
+        elif not pd.api.types.is_numeric_dtype(values):
+            values = values.astype("string")
+        parts[col] = values.reset_index(drop=True)
+    hashes = np.sort(pd.util.hash_pandas_object(pd.DataFrame(parts), index=False).to_numpy())
+    return hashlib.sha256(hashes.tobytes()).hexdigest()[:20]
+
+
 def evaluate_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: str, interval_width: float = 0.8,
-                       mape_min_share: float = 0.05) -> dict:
+                       mape_min_share: float = 0.05, with_fingerprint: bool = False) -> dict:
     """Per-building metrics and their median: {"aggregate": {...}, "per_building": {id: {...}}}.
 
     ``forecasts`` holds the key columns and yhat/yhat_lower/yhat_upper; ``actuals`` the key
-    columns and the target. They are joined on building, origin and target hour.
+    columns and the target. They are joined on building, origin and target hour; only rows with a
+    known actual and forecast are scored (:func:`scored_rows`). ``with_fingerprint`` adds ``rows``
+    and ``rows_fingerprint`` of exactly the rows that entered the metrics, so two models can be shown
+    to have been scored on the same rows.
     """
-    keys = [c.BUILDING_ID, "origin_time", c.TIMESTAMP]
-    joined = forecasts.merge(actuals[[*keys, target]], on=keys, how="inner")
+    joined = scored_rows(forecasts, actuals, target)
     per_building = {}
     for building, grp in joined.groupby(c.BUILDING_ID, sort=True):
         m = series_metrics(grp[target], grp["yhat"], grp["yhat_lower"], grp["yhat_upper"], interval_width, mape_min_share)
         if m["n"]:
             per_building[str(building)] = m
-    return {"aggregate": aggregate(per_building), "per_building": per_building}
+    out = {"aggregate": aggregate(per_building), "per_building": per_building}
+    if with_fingerprint:
+        out["rows"] = len(joined)
+        out["rows_fingerprint"] = fingerprint(joined)
+    return out
 
 
 def aggregate(per_building: dict[str, dict]) -> dict[str, float]:
