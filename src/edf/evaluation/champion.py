@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -45,13 +43,10 @@ class Champion:
 
 
 def _load(package: dict[str, Any], location: str) -> Champion:
-    from edf.data.io import download
-    from edf.models.bundle import load_bundle
+    from edf.models.bundle import fetch_bundle
 
     try:
-        with tempfile.TemporaryDirectory(prefix="edf-champion-") as tmp:
-            local = download(location, Path(tmp)) if location.startswith("s3://") else Path(location)
-            manifest, models = load_bundle(local)
+        manifest, models = fetch_bundle(location)
     except Exception as exc:  # a champion written by other library versions, a deleted artifact, ...
         log.warning("champion %s cannot be loaded: %s", location, exc)
         return Champion(UNAVAILABLE, f"cannot load the champion's bundle {location}: {exc}", package)

@@ -63,7 +63,7 @@ def scored_rows(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: str) -> 
     """The rows a forecast is scored on: joined with its actual on building, origin and target hour,
     keeping only rows where both the actual and ``yhat`` are known (a missing value is never a zero)."""
     keys = list(ROW_KEYS)
-    joined = forecasts.merge(actuals[[*keys, target]], on=keys, how="inner")
+    joined = forecasts.drop(columns=[target], errors="ignore").merge(actuals[[*keys, target]], on=keys, how="inner")
     keep = np.isfinite(joined[target].to_numpy(dtype="float64")) & np.isfinite(joined["yhat"].to_numpy(dtype="float64"))
     return joined[keep]
 
