@@ -429,7 +429,7 @@ def render_explanation(result: dict[str, Any]) -> str:
             lines.append(f"  {target}: {body['reason']}")
             continue
         lines.append(f"  {target} ({body['strategy']}, {body['hours']} h): stored total {body['stored_total']:.3f} kWh;"
-                     f" model raw total {body['raw_total']:.3f} = baseline {body['bias_total']:.3f} + contributions "
+                     f" model raw total {body['raw_total']:.3f} = expected value {body['bias_total']:.3f} + contributions "
                      f"(re-predicted vs stored: max diff {_fmt(body['recomputed_max_abs_diff'])} kWh)")
         lines.append(f"    {'feature'.ljust(36)} {'sum kWh':>9} {'mean|kWh|':>10} {'value':>10}")
         for name, f in body["features"].items():
