@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -93,9 +94,24 @@ def prepare(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, hori
     return BacktestData(train=train, eval=evaluation, series=series, origins=origins, first_origin=first)
 
 
-def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: EDFConfig) -> dict:
-    """Fit each strategy on the training rows, forecast every origin, score; baselines always included."""
-    wanted = list(dict.fromkeys([*strategies, *BASELINES]))
+def backtest_strategies(strategies: list[str]) -> list[str]:
+    """The strategies a backtest runs: the requested ones, then both baselines (always scored)."""
+    return list(dict.fromkeys([*strategies, *BASELINES]))
+
+
+def progress_steps(strategies: list[str]) -> int:
+    """Steps ``run_backtest`` reports: the feature build, then a fit and a forecast per strategy."""
+    return 1 + 2 * len(backtest_strategies(strategies))
+
+
+def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: EDFConfig,
+                   on_step: Callable[[str], None] | None = None) -> dict:
+    """Fit each strategy on the training rows, forecast every origin, score; baselines always included.
+
+    ``on_step`` is told after each fit and each scored forecast (progress display).
+    """
+    step = on_step or (lambda what: None)
+    wanted = backtest_strategies(strategies)
     unknown = [s for s in wanted if s not in ALL_STRATEGIES]
     if unknown:
         raise BacktestError(f"unknown strategy {unknown[0]!r}; expected one of {', '.join(ALL_STRATEGIES)} or all")
@@ -108,9 +124,11 @@ def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: ED
         t0 = time.perf_counter()
         model.fit(bt.train, history)
         t1 = time.perf_counter()
+        step(f"{strategy} fitted")
         pred = model.predict(bt.eval, bt.series)
         t2 = time.perf_counter()
         scored = evaluate_forecasts(pred, bt.eval, target, width, share)
+        step(f"{strategy}: {len(bt.origins)} origins forecast and scored")
         results[strategy] = {**scored, "train_seconds": round(t1 - t0, 2), "predict_seconds": round(t2 - t1, 2)}
         log.info("%s: cv_rmse_pct %.1f coverage %.2f (train %.1fs, predict %.1fs)", strategy,
                  scored["aggregate"]["cv_rmse_pct"], scored["aggregate"]["coverage"], t1 - t0, t2 - t1)
@@ -121,10 +139,15 @@ def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: ED
 
 
 def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, strategies: list[str],
-                 horizon_hours: int, days: int, cfg: EDFConfig) -> dict:
-    """The whole protocol; returns the JSON document ``edf backtest`` writes."""
+                 horizon_hours: int, days: int, cfg: EDFConfig, on_step: Callable[[str], None] | None = None) -> dict:
+    """The whole protocol; returns the JSON document ``edf backtest`` writes.
+
+    ``on_step`` receives :func:`progress_steps` calls: features built, then each fit and forecast.
+    """
     bt = prepare(spark, data, topology, target, horizon_hours, days, cfg)
-    results = run_strategies(bt, target, strategies, cfg)
+    if on_step:
+        on_step(f"features for {len(bt.origins)} origins built")
+    results = run_strategies(bt, target, strategies, cfg, on_step)
     return {
         "target": target,
         "horizon_hours": horizon_hours,

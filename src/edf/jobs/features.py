@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from edf.jobs.args import add_config_arguments, job_config
@@ -51,7 +52,12 @@ def parse_origin(text: str) -> dt.datetime:
     return value.replace(tzinfo=None)
 
 
-def run(args: argparse.Namespace) -> dict:
+# Stages ``run`` reports through ``on_stage`` (``edf features build`` shows them as progress).
+STAGES = 4
+
+
+def run(args: argparse.Namespace, on_stage: Callable[[str], None] | None = None) -> dict:
+    """Build the features of ``args.mode``; ``on_stage`` hears about each of the :data:`STAGES` stages."""
     from pyspark.sql import functions as F
 
     from edf.data import contract as c
@@ -60,12 +66,14 @@ def run(args: argparse.Namespace) -> dict:
     from edf.features.pipeline import build_inference_features, build_training_features, cast_processed
     from edf.features.spark_session import get_spark
 
+    stage = on_stage or (lambda what: None)
     cfg = job_config(args)
     fe = cfg.edf_feature_eng
     spark = get_spark(app_name=f"edf-features-{args.mode}")
     started = time.time()
     processed = cast_processed(spark_read_parquet(spark, args.processed))
     topology = read_topology(args.topology)
+    stage("inputs opened (Spark session, processed data, topology)")
     out = Path(args.output)
     summary: dict = {"mode": args.mode}
     if args.mode == "training":
@@ -80,8 +88,10 @@ def run(args: argparse.Namespace) -> dict:
         write_parquet(feats.train, out / "train")
         write_parquet(feats.eval, out / "eval")
         feats.release()
+        stage("training and evaluation features written (train/, eval/)")
         # the cleaned hourly series, for sequence models and baselines that need raw history
         write_parquet(processed, out / "series")
+        stage("hourly series written (series/)")
         train_rows = spark_read_parquet(spark, out / "train").count()
         eval_rows = spark_read_parquet(spark, out / "eval").count()
         summary.update(train_rows=train_rows, eval_rows=eval_rows, split_time=feats.split_time.isoformat() + "Z",
@@ -100,12 +110,15 @@ def run(args: argparse.Namespace) -> dict:
         feats = build_inference_features(spark, processed, topology, fe, origin, horizon, weather,
                                          lookback_days=cfg.common_feature_eng.lookback_days_default)
         write_parquet(feats, out / "inference")
+        stage("inference features written (inference/)")
         history = processed.where(F.col(c.TIMESTAMP) < F.lit(origin).cast("timestamp")).where(
             F.col(c.TIMESTAMP) >= F.lit(origin - dt.timedelta(days=cfg.common_feature_eng.lookback_days_default)).cast("timestamp"))
         write_parquet(history, out / "series")
+        stage("lookback series written (series/)")
         rows = spark_read_parquet(spark, out / "inference").count()
         summary.update(origin=origin.isoformat() + "Z", horizon_hours=horizon, rows=rows)
     summary["seconds"] = round(time.time() - started, 2)
+    stage("rows counted, summary written")
     (out / "_summary.json").write_text(json.dumps(summary, indent=2))
     log.info("features done: %s", summary)
     return summary

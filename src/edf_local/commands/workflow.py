@@ -51,16 +51,20 @@ def _parse_inputs(items: list[str]) -> dict[str, dict]:
 
 
 def _run(args: argparse.Namespace) -> int:
+    from edf_local.progress import WorkflowProgress
     from edf_local.runtime import LocalRuntime
 
     inputs = _parse_inputs(args.input)
     failed = False
-    with LocalRuntime(config_path=args.config, buildings=args.buildings, workdir=args.workdir) as rt:
+    progress = WorkflowProgress()  # states done: a bar on a terminal, '[progress]' lines otherwise
+    with LocalRuntime(config_path=args.config, buildings=args.buildings, workdir=args.workdir,
+                      printer=progress.print, state_listener=progress.state) as rt:
         for workflow in args.workflows:
             run_input = dict(inputs.get(workflow, {}))
             if workflow == "inference" and "inference_date" not in run_input and rt.processed_last_day:
                 run_input["inference_date"] = rt.processed_last_day
-            execution = rt.run(workflow, run_input)
+            with progress.run(workflow, rt.definition(workflow)):
+                execution = rt.run(workflow, run_input)
             if not execution.succeeded:
                 print(f"{workflow} FAILED: {execution.error}: {execution.cause}")
                 failed = True
