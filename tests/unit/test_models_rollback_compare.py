@@ -181,3 +181,20 @@ def test_register_takes_metadata_from_the_decision_document(registry):
     assert meta["rmse"] == "0.123" and meta["champion_verdict"] == "worse" and meta["champion_version"] == "4"
     assert sm.describe_model_package(ModelPackageName=arn)["ModelMetrics"]["ModelQuality"]["Statistics"][
         "S3Uri"].endswith("dec/evaluation_report_edf.json")  # the evidence stays the full report
+
+
+def test_show_says_which_target_failed_and_the_champion_verdict(registry, capsys):
+    _, sm, register = registry
+    champion = register("champ", report(0.6))
+    body = {**report(0.5, champion=_same_window_block(champion)), "passed": False, "beats_baselines": False,
+            "failed_targets": ["solar_generation_kwh"],
+            "failures": ["solar_generation_kwh: does not beat persistence (cv_rmse_pct 62.000 vs 58.900)"],
+            "targets": {"consumption_kwh": {"importance": {"supported": True, "mean_abs_shap": {"lag": 0.4}}}}}
+    register("chall", body)
+    capsys.readouterr()
+    assert main(["models", "show", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "FAILED targets: solar_generation_kwh" in out and "does not beat persistence" in out
+    assert "champion v1: better (compared)" in out and "on 13440 identical rows" in out
+    assert "evaluation window 2017-07-04T00:00:00+00:00 .. 2017-07-31T23:00:00+00:00, data fingerprint fp-1" in out
+    assert "consumption_kwh top features (mean |SHAP| kWh): lag=0.4" in out

@@ -241,8 +241,9 @@ def _render_gate(report: dict[str, Any]) -> list[str]:
         lines.append(f"  champion {who}: {champion.get('verdict')} ({champion.get('status')}"
                      + (f"; {champion['reason']}" if champion.get("reason") else "") + ")")
         for target, comp in (champion.get("targets") or {}).items():
+            same = "identical rows" if comp.get("same_rows") else "rows, NOT identical"
             lines.append(f"    {target}: {comp.get('verdict')} - {comp.get('metric')} {_fmt(comp.get('challenger'))} "
-                         f"vs {_fmt(comp.get('champion'))} on {comp.get('rows')} identical rows"
+                         f"vs {_fmt(comp.get('champion'))} on {comp.get('rows')} {same}"
                          if comp.get("rows") else f"    {target}: {comp.get('verdict')} ({comp.get('reason')})")
     if report.get("eval_start"):
         lines.append(f"  evaluation window {report['eval_start']} .. {report.get('eval_end')}, data fingerprint "
