@@ -67,12 +67,16 @@ def find_champion(cfg: EDFConfig, override: str | None = None, group: str | None
         return Champion(NONE, "--champion-model none")
     if override:
         return _load({"model_data_url": override}, override)
+    import boto3
+
     from edf.registry import NoApprovedModelError, RegistryError, latest_approved
     from edf.registry.registry import package_container
 
     group = group or os.environ.get("EDF_MODEL_PACKAGE_GROUP") or cfg.model_package_group
+    # SageMaker sets AWS_REGION in its containers; botocore itself reads only AWS_DEFAULT_REGION
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or cfg.aws_region
     try:
-        package = latest_approved(group)
+        package = latest_approved(group, boto3.client("sagemaker", region_name=region))
         container = package_container(package)
     except NoApprovedModelError:
         log.info("no Approved package in %s: first model, nothing to compare with", group)

@@ -46,11 +46,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _read_features(features: Path) -> tuple:
+    """eval/ (required), train/ and series/ (optional: the workflow passes eval/ and series/ only)."""
     from edf.data.io import read_parquet
     from edf.models.base import utc_keys
 
-    return (utc_keys(read_parquet(features / "eval")), utc_keys(read_parquet(features / "train", required=False)),
-            utc_keys(read_parquet(features / "series", required=False)))
+    def optional(name: str):
+        return utc_keys(read_parquet(features / name, required=False)) if (features / name).exists() else None
+
+    return utc_keys(read_parquet(features / "eval")), optional("train"), optional("series")
 
 
 def _score_targets(models: dict, champion, eval_rows, train_rows, series, cfg, out: Path) -> tuple[dict, dict, list]:
