@@ -152,14 +152,18 @@ def test_inference_twice_for_the_same_date_replaces_rather_than_duplicates(rt, a
 
 def test_a_challenger_is_scored_on_the_champions_rows_and_a_worse_one_is_not_registered(rt, alerts):
     """With an approved champion (20 boosting rounds), a near-constant challenger (1 round at eta 0.01) is
-    scored on exactly the same evaluation rows, and CheckEvaluationEDF stops it (require_not_worse is on)."""
+    scored on exactly the same evaluation rows, and CheckEvaluationEDF stops it (require_not_worse is on).
+
+    Measured: on these two homes' noisy demand the near-constant forecast is no worse than the weak
+    one-month champion (CV(RMSE) 78.9 % vs 81.3 %), but its solar forecast is far worse (163 % vs 48 %):
+    the solar target is the one that fails, and the cause says so."""
     client = sm(rt)
     champion = latest_approved(rt.cfg.model_package_group, client)["ModelPackageArn"]
     before = len(list_packages(rt.cfg.model_package_group, sagemaker=client))
     weak = {**TRAINING_INPUT, "hyperparameters": {"XGBoost": {"xgb_num_boost_round": 1, "xgb_eta": 0.01}}}
     exe = rt.run("training", weak, execution_name="e2e-training-vs-champion")
     assert exe.status == "FAILED" and exe.error == "EDF.EvaluationFailed", f"{exe.error}: {exe.cause}"
-    assert "champion_not_worse=false" in exe.cause and "worse than the champion" in exe.cause
+    assert "champion_not_worse=false" in exe.cause and "solar_generation_kwh: worse than the champion" in exe.cause
     assert "RegisterModelEDF" not in exe.states_entered()
     assert len(list_packages(rt.cfg.model_package_group, sagemaker=client)) == before
     uri = rt.cfg.s3_path("s3_eval_report_base", sfn_name=rt.cfg.name(rt.cfg.edf_training_sfn_base),
@@ -172,7 +176,8 @@ def test_a_challenger_is_scored_on_the_champions_rows_and_a_worse_one_is_not_reg
         assert comp["rows_fingerprint"]["challenger"] == comp["rows_fingerprint"]["champion"], target
         assert comp["rows"] == report["targets"][target]["rows_scored"] > 0 and comp["same_rows"] is True
         assert comp["challenger_aggregate"]["buildings"] == comp["champion_aggregate"]["buildings"]
-    assert report["champion"]["targets"]["consumption_kwh"]["verdict"] == "worse"
+    assert report["champion"]["targets"]["solar_generation_kwh"]["verdict"] == "worse"
+    assert "solar_generation_kwh" in report["failed_targets"] and report["champion"]["verdict"] == "worse"
     assert alerts() == []  # a model verdict, not an incident
 
 
