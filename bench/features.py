@@ -58,7 +58,7 @@ def main() -> int:
             results.append({"bench": "features", "case": f"{size}x{args.days}d", "seconds": round(seconds, 2),
                             "input_rows": input_rows, "feature_rows": feature_rows,
                             "input_rows_per_s": round(input_rows / seconds),
-                            "feature_rows_per_s": round(feature_rows / seconds), "peak_mb": peak_mb()})
+                            "feature_rows_per_s": round(feature_rows / seconds), "peak_rss_mb": peak_mb()})
             print(f"[{size} buildings] {seconds:.1f}s, {input_rows / seconds:,.0f} input rows/s, "
                   f"{feature_rows / seconds:,.0f} feature rows/s", file=sys.stderr, flush=True)
     if len(results) >= 2:

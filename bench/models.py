@@ -1,6 +1,7 @@
 """Benchmark the forecasting strategies: train/forecast time and backtest accuracy.
 
-Prints figures; never part of the pass/fail test run.
+Prints one JSON line per measured case on stdout (the feature preparation, each strategy, each
+interval method, each executor count) and the tables on stderr; never part of the pass/fail test run.
 
     .venv/bin/python bench/models.py                                   # 17 bundled homes, all strategies
     .venv/bin/python bench/models.py --dataset bundled-solar --target solar_generation_kwh
@@ -22,6 +23,8 @@ import os
 import subprocess
 import sys
 import time
+
+from _report import emit, note, peak_rss_mb
 
 
 def load(dataset: str, buildings: int, days: int):
@@ -64,8 +67,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     bt = prepare(spark, data, topology, args.target, args.horizon_hours, args.days_backtest, cfg)
     feat_s = time.perf_counter() - t0
-    print(f"dataset={args.dataset} buildings={data['building_id'].nunique()} rows={len(data)} "
-          f"features: {len(bt.train)} train rows, {len(bt.eval)} eval rows in {feat_s:.1f}s", flush=True)
+    note(f"dataset={args.dataset} buildings={data['building_id'].nunique()} rows={len(data)} "
+         f"features: {len(bt.train)} train rows, {len(bt.eval)} eval rows in {feat_s:.1f}s")
+    case = f"{args.dataset}_{data['building_id'].nunique()}b/{args.target}"
+    if not args.prophet_fit_only:
+        emit("models", f"{case}/features", seconds=round(feat_s, 2), input_rows=len(data), train_rows=len(bt.train),
+             eval_rows=len(bt.eval), peak_rss_mb=peak_rss_mb(children=True))
 
     if args.prophet_fit_only:
         from edf.models import make_model
@@ -88,14 +95,21 @@ def main(argv: list[str] | None = None) -> int:
             model.fit(bt.train, history)
             fit_s = time.perf_counter() - t0
             agg = evaluate_forecasts(model.predict(bt.eval, bt.series), bt.eval, args.target)["aggregate"]
-            print(f"xgboost {method:9s}: fit {fit_s:6.1f}s  cv_rmse_pct {agg['cv_rmse_pct']:.2f}  "
-                  f"coverage {agg['coverage']:.3f}  pinball {agg['pinball']:.4f}", flush=True)
+            note(f"xgboost {method:9s}: fit {fit_s:6.1f}s  cv_rmse_pct {agg['cv_rmse_pct']:.2f}  "
+                 f"coverage {agg['coverage']:.3f}  pinball {agg['pinball']:.4f}")
+            emit("models", f"{case}/xgboost_{method}_intervals", seconds=round(fit_s, 2),
+                 cv_rmse_pct=agg["cv_rmse_pct"], coverage=agg["coverage"], pinball=agg["pinball"],
+                 peak_rss_mb=peak_rss_mb(children=True))
         return 0
 
     results = run_strategies(bt, args.target, args.strategies.split(","), cfg)
+    for strategy, res in results.items():
+        emit("models", f"{case}/{strategy}", seconds=round(res["train_seconds"] + res["predict_seconds"], 2),
+             train_seconds=res["train_seconds"], predict_seconds=res["predict_seconds"],
+             horizon_hours=args.horizon_hours, origins=len(bt.origins), **res["aggregate"])
     doc = {"target": args.target, "horizon_hours": args.horizon_hours,
            "origins": [o.isoformat() for o in bt.origins], "results": results}
-    print(render_table(doc))
+    note(render_table(doc))
     return 0
 
 
@@ -109,8 +123,9 @@ def prophet_scaling(args: argparse.Namespace) -> int:
         env = {**os.environ, "EDF_SPARK_MASTER": f"local[{n}]"}
         out = subprocess.run(base, env=env, capture_output=True, text=True, check=True).stdout
         seconds[n] = json.loads(out.strip().splitlines()[-1])["prophet_fit_seconds"]
-        print(f"prophet fit with local[{n}]: {seconds[n]:.1f}s", flush=True)
-    print(f"speed-up of 2 executors over 1: {seconds[1] / seconds[2]:.2f}x")
+        note(f"prophet fit with local[{n}]: {seconds[n]:.1f}s")
+        emit("models", f"{args.dataset}/{args.target}/prophet_fit_local[{n}]", seconds=seconds[n], executors=n)
+    note(f"speed-up of 2 executors over 1: {seconds[1] / seconds[2]:.2f}x")
     return 0
 
 

@@ -144,7 +144,11 @@ def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str,
 
     ``on_step`` receives :func:`progress_steps` calls: features built, then each fit and forecast.
     """
+    from edf.models.sampling import sample_origins
+
     bt = prepare(spark, data, topology, target, horizon_hours, days, cfg)
+    # the training job's row cap applies here too, so a backtest shows what the cap costs
+    bt.train, sample = sample_origins(bt.train, cfg.edf_training.max_training_rows, cfg.edf_training.training_sample_seed)
     if on_step:
         on_step(f"features for {len(bt.origins)} origins built")
     results = run_strategies(bt, target, strategies, cfg, on_step)
@@ -155,6 +159,7 @@ def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str,
         "weather": "observed",
         "weather_note": "the data's own weather columns were used as a perfect weather forecast",
         "interval_width": cfg.edf_training.interval_width,
+        "training_sample": sample.to_dict(),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "results": results,
     }

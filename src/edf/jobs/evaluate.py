@@ -45,15 +45,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def _read_features(features: Path) -> tuple:
-    """eval/ (required), train/ and series/ (optional: the workflow passes eval/ and series/ only)."""
-    from edf.data.io import read_parquet
+def _read_features(features: Path, cfg) -> tuple:
+    """eval/ (required); train/ (optional; the baselines' interval state comes from the same bounded
+    sample of training rows the model saw) and series/ (optional)."""
+    from edf.data.io import list_files, read_parquet
     from edf.models.base import utc_keys
+    from edf.models.sampling import read_training_rows
 
-    def optional(name: str):
-        return utc_keys(read_parquet(features / name, required=False)) if (features / name).exists() else None
-
-    return utc_keys(read_parquet(features / "eval")), optional("train"), optional("series")
+    tr = cfg.edf_training
+    train = features / "train"
+    train_rows = (utc_keys(read_training_rows(train, tr.max_training_rows, tr.training_sample_seed)[0])
+                  if train.exists() and list_files(train) else None)
+    series = utc_keys(read_parquet(features / "series", required=False)) if (features / "series").exists() else None
+    return utc_keys(read_parquet(features / "eval")), train_rows, series
 
 
 def _score_targets(models: dict, champion, eval_rows, train_rows, series, cfg, out: Path) -> tuple[dict, dict, list]:
@@ -89,7 +93,7 @@ def run(args: argparse.Namespace) -> dict:
 
     cfg = job_config(args)
     manifest, models = load_bundle(args.model)
-    eval_rows, train_rows, series = _read_features(Path(args.features))
+    eval_rows, train_rows, series = _read_features(Path(args.features), cfg)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     champion = find_champion(cfg, args.champion_model, args.model_package_group)
