@@ -150,6 +150,7 @@ class Script:
         self.fail = fail or {}
         self.lambdas = lambdas or {}
         self.calls: list[tuple[str, dict]] = []
+        self.objects: dict[str, str] = {}  # s3:putObject bodies by s3:// URI (run inputs by reference)
 
     def __call__(self, resource, params, context):
         state = context["State"]["Name"]
@@ -162,6 +163,9 @@ class Script:
             out = params["OutputDataConfig"]["S3OutputPath"]
             return {"TrainingJobName": params["TrainingJobName"], "TrainingJobStatus": "Completed",
                     "ModelArtifacts": {"S3ModelArtifacts": f"{out}{params['TrainingJobName']}/output/model.tar.gz"}}
+        if resource.endswith("s3:putObject"):
+            self.objects[f"s3://{params['Bucket']}/{params['Key']}"] = params["Body"]
+            return {"ETag": '"local"'}
         if resource.endswith("s3:getObject"):
             assert params["Key"].endswith("/evaluation_decision_edf.json"), params["Key"]
             return {"Body": json.dumps(self.decision), "ContentType": "application/json"}
@@ -197,22 +201,23 @@ def test_training_success_passes_overrides_and_registers(definitions, cfg):
                                                 "hyperparameters": {"XGBoost": {"xgb_num_boost_round": 5}},
                                                 "thresholds": {"max_mape": 90}})
     assert exe.status == "SUCCEEDED", exe.cause
-    assert script.states() == ["ValidateSchema", "FeatureEngineeringTrainingEDF", "ModelTrainingEDF",
-                               "ModelEvaluationEDF", "ReadEvaluationReportEDF", "RegisterModelEDF"]
+    assert script.states() == ["WriteTrainingOverridesEDF", "ValidateSchema", "FeatureEngineeringTrainingEDF",
+                               "ModelTrainingEDF", "ModelEvaluationEDF", "ReadEvaluationReportEDF", "RegisterModelEDF"]
     train = script.params("ModelTrainingEDF")
     assert train["TrainingJobName"] == "edf-train-exec-1"
     assert all(isinstance(v, str) for v in train["HyperParameters"].values())
-    overrides = json.loads(train["HyperParameters"]["overrides"])
+    uri = train["HyperParameters"]["overrides"]  # by reference: the run's overrides document in S3
+    assert uri == f"s3://{cfg.processed_bucket}/run-inputs/EDFTrainingWorkflow-dev/exec-1/overrides.json"
+    overrides = json.loads(script.objects[uri])
     assert overrides["edf_training"]["hyperparameters"] == {"XGBoost": {"xgb_num_boost_round": 5}}
     assert overrides["edf_evaluation"]["metrics_thresholds"] == {"max_mape": 90}
     # the overrides are valid config overrides
     from edf.config import load_config
     assert load_config(None, overrides).edf_training.train_start_date.isoformat() == "2017-01-01"
-    # the data-only overrides reach validation and features
+    # the same document reaches validation and features
     args = script.params("FeatureEngineeringTrainingEDF")["AppSpecification"]["ContainerArguments"]
-    data = json.loads(args[args.index("--overrides") + 1])
-    assert data == {"edf_training": {"train_start_date": "2017-01-01", "train_end_date": "2017-03-01"}}
-    assert all(isinstance(a, str) for a in args)
+    assert args[args.index("--overrides") + 1] == uri
+    assert all(isinstance(a, str) and len(a) <= 256 for a in args)
     reg = script.params("RegisterModelEDF")
     assert reg["FunctionName"].endswith(f":function:{cfg.name(cfg.lambda_register_edf_func_base)}")
     assert reg["Payload"]["model_data_url"].endswith("/EDFTrainingWorkflow-dev/exec-1/edf-train-exec-1/output/model.tar.gz")

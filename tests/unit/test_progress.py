@@ -68,8 +68,8 @@ def test_success_path_of_the_deployed_workflows(cfg):
                               config_uri="s3://b/c.yaml", sagemaker_role_arn="arn:aws:iam::1:role/r",
                               alerts_topic_arn="arn:aws:sns:eu-central-1:1:t")
     training = render_asl_file(template_path("training"), variables)
-    # Prepare, Resolve, Build, Validate, Features, Train, Evaluate, Read, Check, Register, Succeeded
-    assert success_path_states(training) == 11
+    # Prepare, Resolve, Build, WriteOverrides, Validate, Features, Train, Evaluate, Read, Check, Register, Succeeded
+    assert success_path_states(training) == 12
     assert success_path_states({"StartAt": "A", "States": {"A": {"Type": "Fail"}}}) == 1
 
 
