@@ -46,7 +46,10 @@ def log(message: str) -> None:
 def case_record(case: str, execution: Any, rt: Any, started: float, extra: dict[str, Any]) -> dict[str, Any]:
     """The JSON line of one workflow run (everything measured, nothing estimated)."""
     jobs = {**rt.runner.processing_jobs, **rt.runner.training_jobs}
-    job_peaks = {name: d.get("LocalPeakRssMb", 0.0) for name, d in jobs.items() if execution.name in name}
+    job_peaks = {name: d.get("LocalPeakRssMb", 0.0) for name, d in jobs.items() if name.endswith(execution.name)}
+    for glue_run in (rt.glue.job_runs.values() if getattr(rt, "glue", None) else []):  # the Spark feature jobs
+        if f"/{execution.name}/" in json.dumps(glue_run.get("Arguments", {})):
+            job_peaks[glue_run["JobName"]] = glue_run.get("LocalPeakRssMb", 0.0)
     lambda_peaks: dict[str, float] = {}
     for inv in rt.invoker.invocations:
         if "peak_rss_mb" in inv:
@@ -78,7 +81,7 @@ def train_and_approve(rt: Any, case: str) -> dict[str, Any]:
     from edf.commands.models import decide
 
     started = time.perf_counter()
-    execution = rt.run("training", {"strategy": "xgboost", "thresholds": LENIENT}, execution_name=f"bench-{case}")
+    execution = rt.run("training", {"strategy": "xgboost", "thresholds": LENIENT}, execution_name=f"bench-{case.replace('_', '-')}")
     record = case_record(case, execution, rt, started, {"buildings": rt.portfolio.buildings})
     if execution.succeeded and (execution.output or {}).get("registration"):
         arn = execution.output["registration"]["model_package_arn"]
@@ -89,7 +92,7 @@ def train_and_approve(rt: Any, case: str) -> dict[str, Any]:
 def inference(rt: Any, case: str) -> dict[str, Any]:
     started = time.perf_counter()
     date = rt.processed_last_day
-    execution = rt.run("inference", {"inference_date": date}, execution_name=f"bench-{case}")
+    execution = rt.run("inference", {"inference_date": date}, execution_name=f"bench-{case.replace('_', '-')}")
     extra: dict[str, Any] = {"buildings": rt.portfolio.buildings, "inference_date": date}
     if execution.succeeded:
         sm, name = execution.state_machine_name, execution.name
@@ -216,6 +219,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown case(s) {unknown}; expected inference_<N>, training_<N>x<D> or load_<N>")
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="edf-bench-portfolio-")
+    os.environ["EDF_LOG_STREAM"] = "stderr"  # stdout carries only the JSON lines
     server = None
     if args.backend == "RDS":
         from edf_local.postgres import start_local_postgres

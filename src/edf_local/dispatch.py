@@ -6,6 +6,7 @@ Resource                                                      local implementati
 ``arn:aws:states:::sagemaker:createProcessingJob.sync``       :meth:`LocalSageMakerRunner.create_processing_job`
 ``arn:aws:states:::sagemaker:createTrainingJob.sync``         :meth:`LocalSageMakerRunner.create_training_job`
 ``arn:aws:states:::sagemaker:createModel``                    :meth:`LocalSageMakerRunner.create_model`
+``arn:aws:states:::glue:startJobRun.sync``                    :meth:`LocalGlueRunner.start_job_run`
 ``arn:aws:states:::lambda:invoke``                            :meth:`LocalLambdaInvoker.invoke`, wrapped as
                                                               ``{"Payload", "StatusCode", ...}``
 ``arn:aws:lambda:<region>:<acct>:function:<name>``            the same, result = the payload (legacy form)
@@ -52,22 +53,24 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=lambda v: v.isoformat() if isinstance(v, datetime) else str(v)))
 
 
-def make_dispatch(runner: Any, invoker: Any, session: boto3.Session | None = None) -> Callable[[str, Any, dict], Any]:
+def make_dispatch(runner: Any, invoker: Any, session: boto3.Session | None = None,
+                  glue: Any = None) -> Callable[[str, Any, dict], Any]:
     """Build the ``task_dispatch(resource, parameters, context)`` callable for :class:`LocalStepFunctions`.
 
     ``runner`` is a :class:`~edf_local.sagemaker_runner.LocalSageMakerRunner` (or None if the
     definition has no SageMaker tasks), ``invoker`` a :class:`~edf_local.lambdas.LocalLambdaInvoker`
-    (or None); ``session`` supplies boto3 clients for SNS and SDK integrations (default session,
-    i.e. the emulator when ``AWS_ENDPOINT_URL`` is set).
+    (or None), ``glue`` a :class:`~edf_local.glue_runner.LocalGlueRunner` (or None); ``session`` supplies boto3 clients for SNS and SDK integrations (default session,
+    i.e. the emulator when ``AWS_ENDPOINT_URL`` is set); ``glue`` a
+    :class:`~edf_local.glue_runner.LocalGlueRunner` (or None).
     """
-    return Dispatcher(runner, invoker, session).dispatch
+    return Dispatcher(runner, invoker, session, glue).dispatch
 
 
 class Dispatcher:
     """One launcher per kind of task Resource (see the module table)."""
 
-    def __init__(self, runner: Any, invoker: Any, session: boto3.Session | None = None) -> None:
-        self.runner, self.invoker, self.session = runner, invoker, session
+    def __init__(self, runner: Any, invoker: Any, session: boto3.Session | None = None, glue: Any = None) -> None:
+        self.runner, self.invoker, self.session, self.glue = runner, invoker, session, glue
         self._clients: dict[tuple[str, str | None, str | None], Any] = {}
 
     def client(self, service: str) -> Any:
@@ -147,6 +150,8 @@ class Dispatcher:
         params = parameters if isinstance(parameters, dict) else {}
         if resource.startswith("arn:aws:states:::sagemaker:"):
             return self.sagemaker(resource, params)
+        if resource == "arn:aws:states:::glue:startJobRun.sync":
+            return self.need(self.glue, "Glue job runner", resource).start_job_run(params)
         if resource == "arn:aws:states:::lambda:invoke":
             return self.lambda_invoke(params, resource)
         if re.match(r"^arn:aws:lambda:[^:]*:[^:]*:function:", resource):
@@ -158,4 +163,4 @@ class Dispatcher:
             return self.aws_sdk(m.group(1), m.group(2), params)
         raise TaskFailed("States.TaskFailed", f"no local implementation for task resource {resource!r} "
                          "(supported: sagemaker createProcessingJob.sync/createTrainingJob.sync/createModel, "
-                         "lambda:invoke, sns:publish, aws-sdk:<service>:<action>)")
+                         "glue:startJobRun.sync, lambda:invoke, sns:publish, aws-sdk:<service>:<action>)")

@@ -15,6 +15,7 @@ from edf.logging import CORRELATION_ENV
 from edf.monitoring.lambda_handler import AccuracyMonitorEvent
 from edf.registry.events import CreateSageMakerModelEvent, GetApprovedModelEvent, RegisterModelEvent
 from edf.storage.lambda_load import LoadForecastsEvent
+from edf.storage.pg_bootstrap import BootstrapEvent
 from edf_local.errors import TaskFailed
 from edf_local.lambdas import LocalLambdaInvoker
 
@@ -22,7 +23,7 @@ REPO = Path(__file__).resolve().parents[2]
 HANDLERS = {p.parent.name: p for p in sorted((REPO / "lambdas").glob("*/handler.py"))}
 WORKFLOW_MODELS = {"register_model": RegisterModelEvent, "get_approved_model": GetApprovedModelEvent,
                    "create_sagemaker_model": CreateSageMakerModelEvent, "load_forecasts": LoadForecastsEvent,
-                   "accuracy_monitor": AccuracyMonitorEvent}
+                   "accuracy_monitor": AccuracyMonitorEvent, "db_bootstrap": BootstrapEvent}
 API_LAMBDAS = {"b2b_api", "b2c_api"}
 
 

@@ -125,6 +125,7 @@ EVENTS = {
     "accuracy_monitor": {},
     "b2b_api": {"httpMethod": "GET", "path": "/v1/buildings"},
     "b2c_api": {"httpMethod": "GET", "path": "/v1/me/solar-vs-demand"},
+    "db_bootstrap": {"action": "bootstrap"},
 }
 
 
@@ -189,6 +190,9 @@ def test_asl_passes_the_execution_id_to_every_job_and_lambda(template):
         if resource.startswith("arn:aws:states:::sagemaker:create") and resource.endswith(".sync"):
             jobs += 1
             assert params.get("Environment", {}).get("EDF_CORRELATION_ID.$") == "$$.Execution.Id", name
+        elif resource == "arn:aws:states:::glue:startJobRun.sync":  # Glue runs have no per-run environment
+            jobs += 1
+            assert params["Arguments"].get("--correlation-id.$") == "$$.Execution.Id", name
         elif resource.startswith("arn:aws:states:::lambda:invoke"):
             lambdas += 1
             assert params["Payload"].get("execution_id.$") == "$$.Execution.Id", name

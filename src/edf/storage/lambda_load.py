@@ -2,7 +2,9 @@
 
 Event: ``{"forecasts_uri": "s3://.../forecasts.parquet", "recommendations_uri": "s3://..." | null,
 "run_id": "...", "model_version": "..."}`` -> ``{"run_id", "forecasts_written",
-"recommendations_written", "backend"}`` (plus the stale rows removed). Idempotent per run_id.
+"recommendations_written", "backend"}`` (plus the stale rows removed). Idempotent per run_id, and
+atomic for readers (the store commits the run at the end), so the state machine retries a failed
+load (``States.TaskFailed``); a SageMaker Processing wrapper would call the same ``load_run``.
 A bad event (:class:`LoadForecastsEvent`) raises ``edf.lambda_events.InvalidEvent``.
 Backend: env ``EDF_FORECAST_DB_TYPE`` or config ``edf_inference.forecast_db_type``; config from env
 ``EDF_CONFIG_URI`` (local path or s3://). Tables are created only when

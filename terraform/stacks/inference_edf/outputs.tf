@@ -52,3 +52,8 @@ output "alarm_names" {
   description = "Alarms created."
   value       = module.monitoring.alarm_names
 }
+
+output "features_job_name" {
+  description = "AWS Glue job of FeatureEngineeringInferenceEDF."
+  value       = module.features_job.job_name
+}
