@@ -32,6 +32,9 @@ def report(rmse: float, fingerprint: str = "fp-1", champion: dict | None = None)
 def registry(cfg, monkeypatch):
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    # a job run earlier in the session (run_job) may have left the EDF log handler on stdout; the CLI
+    # itself installs none, and these tests read its stdout as JSON
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
     with mock_aws():
         sm, s3 = boto3.client("sagemaker", region_name=REGION), boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
