@@ -115,3 +115,42 @@ def test_backtest_counts_a_fit_and_a_forecast_per_strategy(strategies, expected)
     from edf.evaluation.backtest import progress_steps
 
     assert progress_steps(strategies) == expected  # + both baselines and the feature build
+
+
+@pytest.mark.parametrize("days,refit,expected", [(7, None, 7), (7, 7, 7), (7, 3, 1 + 2 * 3 * 3), (6, 2, 1 + 2 * 3 * 3)])
+def test_backtest_counts_a_fit_and_a_forecast_per_refit_block(days, refit, expected):
+    from edf.evaluation.backtest import progress_steps
+
+    assert progress_steps(["xgboost"], days, refit) == expected  # xgboost + two baselines, per block
+
+
+def test_refits_report_a_fit_and_a_forecast_per_block(monkeypatch):
+    """``fit_and_forecast`` tells the progress display as often as ``progress_steps`` counts."""
+    import pandas as pd
+
+    from edf.config import load_config
+    from edf.data import contract as c
+    from edf.data.feature_names import ORIGIN
+    from edf.evaluation import backtest as bt_mod
+
+    class Fake:
+        def fit(self, rows, series):
+            return self
+
+        def predict(self, rows, series):
+            return rows.assign(yhat=1.0, yhat_lower=0.0, yhat_upper=2.0)
+
+    monkeypatch.setattr(bt_mod, "make_model", lambda strategy, target, cfg: Fake())
+    origins = list(pd.date_range("2023-01-10", periods=5, freq="D", tz="UTC"))
+    eval_rows = pd.DataFrame({c.BUILDING_ID: "b1", ORIGIN: origins, c.TIMESTAMP: origins, c.CONSUMPTION: 1.0})
+    series = pd.DataFrame({c.BUILDING_ID: "b1", c.TIMESTAMP: pd.date_range("2023-01-01", periods=240, freq="h", tz="UTC"),
+                           c.CONSUMPTION: 1.0})
+    data = bt_mod.BacktestData(train=eval_rows.iloc[:0], eval=eval_rows, series=series, origins=origins,
+                               first_origin=origins[0])
+    steps: list[str] = []
+    pred, _, _, fits = bt_mod.fit_and_forecast(data, c.CONSUMPTION, "persistence", load_config(None), 2, steps.append)
+    assert fits == 3 and len(pred) == 5
+    assert steps == ["persistence fitted (fit 1/3)", "persistence: 2 origins forecast (fit 1/3)",
+                     "persistence fitted (fit 2/3)", "persistence: 2 origins forecast (fit 2/3)",
+                     "persistence fitted (fit 3/3)", "persistence: 1 origins forecast (fit 3/3)"]
+    assert len(steps) == (bt_mod.progress_steps(["persistence"], 5, 2) - 1) // len(bt_mod.backtest_strategies(["persistence"]))
