@@ -275,11 +275,28 @@ class MetricsThresholds(_Section):
     max_coverage: float | None = Field(None, ge=0, le=1)
 
 
+class ChampionComparison(_Section):
+    """Challenger vs the approved champion on the same evaluation rows (``edf.evaluation.champion``).
+
+    The evaluation job scores the newest ``Approved`` package of the group (the model inference
+    would use) on exactly the challenger's rows. "Worse" is judged per scored target on ``metric``
+    (lower is better) with a relative ``margin``: worse = challenger > champion x (1 + margin).
+    """
+
+    enabled: bool = True
+    require_not_worse: bool = True
+    metric: Literal["cv_rmse_pct", "rmse", "mae", "mape_pct", "pinball"] = "cv_rmse_pct"
+    margin: float = Field(0.02, ge=0, le=1)
+
+
 class EvaluationConfig(_Section):
     instance_type: str = "ml.m5.large"
     instance_count: int = Field(1, ge=1)
     metrics_thresholds: MetricsThresholds
     require_beat_baselines: bool = True
+    champion: ChampionComparison = Field(default_factory=ChampionComparison)
+    # evaluation rows sampled for the SHAP importance in the report (rows x features contributions)
+    explain_sample_rows: int = Field(20000, ge=100)
     mape_min_actual_share: float = Field(0.05, ge=0, lt=1)
     historical_labels_path: str | None = None
 

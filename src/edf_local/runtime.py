@@ -159,6 +159,7 @@ class LocalRuntime:
         job_env: Mapping[str, str] | None = None,
         pythonpath: Sequence[str | Path] | None = None,
         image_commands: Mapping[str, list[str]] | None = None,
+        state_listener: Callable[[str, str, int], Any] | None = None,
     ) -> None:
         source = Path(config_path or DEFAULT_CONFIG_PATH)
         self.raw_config = deep_merge(yaml.safe_load(source.read_text()), config_overrides or {})
@@ -167,6 +168,7 @@ class LocalRuntime:
         self.portfolio = portfolio
         self._workdir = Path(workdir) if workdir else None
         self.printer = printer
+        self.state_listener = state_listener  # the interpreter's per-state hook (progress display)
         self.retry_time_scale = retry_time_scale
         self.forecast_backend = forecast_backend
         self.job_env = dict(job_env or {})
@@ -352,8 +354,8 @@ class LocalRuntime:
         self._saved_env.setdefault(CORRELATION_ENV, os.environ.get(CORRELATION_ENV))
         configure_logging(name, json_format=False)
         sfn = LocalStepFunctions(make_dispatch(self.runner, self.invoker, glue=self.glue),
-                                 retry_time_scale=self.retry_time_scale,
-                                 printer=self.printer, region=self.region, account=self.account)
+                                 retry_time_scale=self.retry_time_scale, printer=self.printer, region=self.region,
+                                 account=self.account, state_listener=self.state_listener)
         execution = sfn.run(self.definition(workflow), dict(run_input or {}), execution_name=name,
                             state_machine_name=state_machine_name(self.cfg, workflow))
         self._print(f"[local] {workflow} workflow {execution.status} in {execution.duration_s:.1f}s; per state:")

@@ -156,7 +156,9 @@ class LocalStepFunctions:
 
     ``retry_time_scale`` multiplies every Retry interval (0.01 turns AWS's seconds into
     hundredths); ``wait_time_scale`` does the same for Wait states (defaults to the retry scale).
-    ``printer`` receives one line per state entered and left (``None`` to stay quiet).
+    ``printer`` receives one line per state entered and left (``None`` to stay quiet);
+    ``state_listener(event, state, depth)`` is told ``"entered"``/``"exited"``/``"failed"`` for each
+    state (depth 0 = the top-level machine), e.g. to show progress.
     """
 
     def __init__(
@@ -169,6 +171,7 @@ class LocalStepFunctions:
         account: str = DEFAULT_ACCOUNT,
         max_transitions: int = SFN_HISTORY_EVENTS,
         validate: bool = True,
+        state_listener: Callable[[str, str, int], Any] | None = None,
         timeout_scale: float = 1.0,
     ) -> None:
         self.task_dispatch = task_dispatch
@@ -179,6 +182,7 @@ class LocalStepFunctions:
         self.account = account
         self.max_transitions = max_transitions
         self.validate = validate
+        self.state_listener = state_listener
         self.timeout_scale = timeout_scale
         self._execution: Execution | None = None
         self._transitions = 0
@@ -255,6 +259,10 @@ class LocalStepFunctions:
         if self.printer is not None:
             self.printer(line)
 
+    def _notify(self, event: str, state: str, depth: int) -> None:
+        if self.state_listener is not None:
+            self.state_listener(event, state, depth)
+
     def _event(self, type_: str, state: str | None, **fields: Any) -> None:
         assert self._execution is not None
         if len(self._execution.history) >= self.max_transitions and not type_.startswith("Execution"):
@@ -289,12 +297,14 @@ class LocalStepFunctions:
                 self._execution.state_durations.append((current, secs))
                 self._event(f"{stype}StateFailed", current, error=exc.error, cause=exc.cause)
                 self._print(f"[sfn] {indent}x {current} failed after {secs:.2f}s: {exc.error}: {_short(exc.cause)}")
+                self._notify("failed", current, depth)
                 raise
             secs = time.perf_counter() - t0
             assert self._execution is not None
             self._execution.state_durations.append((current, secs))
             self._event(f"{stype}StateExited", current, output=output)
             self._print(f"[sfn] {indent}< {current} {secs:.2f}s" + (f" -> {nxt}" if nxt else ""))
+            self._notify("exited", current, depth)
             if nxt is None:
                 return output
             data, current = output, nxt

@@ -2,7 +2,8 @@
 
 One local runtime for the module (two bundled homes, a one-month window, the fastest strategy)
 keeps this to a few minutes. The tests run in file order because they share the registry:
-inference without an approved model first, then training runs, then approved inference twice.
+inference without an approved model first, then training runs, then approved inference twice, then
+a second training run against the approved champion.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from edf.registry import APPROVED, PENDING, list_packages, set_approval
+from edf.registry import APPROVED, PENDING, latest_approved, list_packages, read_report, set_approval
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
@@ -102,7 +103,9 @@ def test_training_registers_a_pending_package(rt, alerts):
     assert pkg["CustomerMetadataProperties"]["strategy"] == "xgboost"
     assert pkg["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"].endswith("/e2e-training-ok/evaluation_report_edf.json")
     assert pkg["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("output/model.tar.gz")
-    assert exe.output["evaluation"]["report"]["passed"] is True
+    decision = exe.output["evaluation"]["decision"]
+    assert decision["passed"] is True and decision["champion"]["status"] == "none"  # the first model
+    assert exe.output["evaluation"]["report_uri"].endswith("/e2e-training-ok/evaluation_report_edf.json")
     assert alerts() == []
 
 
@@ -145,6 +148,37 @@ def test_inference_twice_for_the_same_date_replaces_rather_than_duplicates(rt, a
     stored = stored_forecast_items(rt)
     assert stored == second["forecasts_written"], "the second run must replace the first, not add to it"
     assert alerts() == []
+
+
+def test_a_challenger_is_scored_on_the_champions_rows_and_a_worse_one_is_not_registered(rt, alerts):
+    """With an approved champion (20 boosting rounds), a near-constant challenger (1 round at eta 0.01) is
+    scored on exactly the same evaluation rows, and CheckEvaluationEDF stops it (require_not_worse is on).
+
+    Measured: on these two homes' noisy demand the near-constant forecast is no worse than the weak
+    one-month champion (CV(RMSE) 78.9 % vs 81.3 %), but its solar forecast is far worse (163 % vs 48 %):
+    the solar target is the one that fails, and the cause says so."""
+    client = sm(rt)
+    champion = latest_approved(rt.cfg.model_package_group, client)["ModelPackageArn"]
+    before = len(list_packages(rt.cfg.model_package_group, sagemaker=client))
+    weak = {**TRAINING_INPUT, "hyperparameters": {"XGBoost": {"xgb_num_boost_round": 1, "xgb_eta": 0.01}}}
+    exe = rt.run("training", weak, execution_name="e2e-training-vs-champion")
+    assert exe.status == "FAILED" and exe.error == "EDF.EvaluationFailed", f"{exe.error}: {exe.cause}"
+    assert "champion_not_worse=false" in exe.cause and "solar_generation_kwh: worse than the champion" in exe.cause
+    assert "RegisterModelEDF" not in exe.states_entered()
+    assert len(list_packages(rt.cfg.model_package_group, sagemaker=client)) == before
+    uri = rt.cfg.s3_path("s3_eval_report_base", sfn_name=rt.cfg.name(rt.cfg.edf_training_sfn_base),
+                         exec_id="e2e-training-vs-champion") + "evaluation_report_edf.json"
+    report = read_report(uri, boto3.client("s3", region_name=rt.region))
+    assert report["champion"]["model_package_arn"] == champion and report["champion"]["status"] == "compared"
+    assert set(report["champion"]["targets"]) == set(report["targets"])  # every scored target compared
+    for target, comp in report["champion"]["targets"].items():
+        # both models' metrics on identical rows: each side's scored rows fingerprinted on their own
+        assert comp["rows_fingerprint"]["challenger"] == comp["rows_fingerprint"]["champion"], target
+        assert comp["rows"] == report["targets"][target]["rows_scored"] > 0 and comp["same_rows"] is True
+        assert comp["challenger_aggregate"]["buildings"] == comp["champion_aggregate"]["buildings"]
+    assert report["champion"]["targets"]["solar_generation_kwh"]["verdict"] == "worse"
+    assert "solar_generation_kwh" in report["failed_targets"] and report["champion"]["verdict"] == "worse"
+    assert alerts() == []  # a model verdict, not an incident
 
 
 def stored_forecast_items(rt) -> int:

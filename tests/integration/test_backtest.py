@@ -48,8 +48,14 @@ def test_backtest_json_shape_and_protocol(capsys, small_file, tmp_path, spark):
     out = tmp_path / "metrics.json"
     assert main(["backtest", "--data", str(small_file), "--strategy", "xgboost", "--horizon-hours", "24",
                  "--days", "3", "--output", str(out)]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "weather=observed" in printed and "xgboost" in printed and "persistence" in printed
+    # not a terminal: progress is plain lines (features, then a fit and a forecast per strategy, with time left)
+    progress = [line for line in captured.err.splitlines() if line.startswith("[progress] backtest: ")]
+    assert len(progress) == 7 and "\r" not in captured.err
+    assert progress[0].startswith("[progress] backtest: 1/7 done (features for 3 origins built)")
+    assert "left" in progress[1] and progress[-1].startswith("[progress] backtest: 7/7 done (persistence: 3 origins")
     doc = json.loads(out.read_text())
     assert {"target", "horizon_hours", "origins", "weather", "results"} <= set(doc)
     assert doc["weather"] == "observed" and doc["horizon_hours"] == 24

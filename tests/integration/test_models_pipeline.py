@@ -126,7 +126,7 @@ def test_train_evaluate_forecast_entrypoints(feats, small, fast_cfg, tmp_path, m
     feat_dir = tmp_path / "features"
     _write_features(feat_dir, train_rows, evaluation, small)
     assert evaluate.main(["--model", str(tmp_path / "artifacts"), "--features", str(feat_dir),
-                          "--output", str(tmp_path / "eval_out")]) == 0
+                          "--output", str(tmp_path / "eval_out"), "--champion-model", "none"]) == 0
     report = json.loads((tmp_path / "eval_out" / "evaluation_report_edf.json").read_text())
     for key in ("passed", "passes_thresholds", "beats_baselines", "strategy", "target", "headline", "targets",
                 "weather", "thresholds"):
@@ -134,8 +134,18 @@ def test_train_evaluate_forecast_entrypoints(feats, small, fast_cfg, tmp_path, m
     assert report["target"] == "consumption_kwh" and report["weather"] == "observed"
     assert set(report["headline"]) == {"mape_pct", "rmse", "mae", "cv_rmse_pct", "nmbe_pct", "pinball", "coverage"}
     assert set(report["targets"]["consumption_kwh"]["baselines"]) == {"seasonal_naive", "persistence"}
-    assert report["passed"] == (report["passes_thresholds"] and report["beats_baselines"])
-    assert len(list((tmp_path / "eval_out").glob("*.png"))) == 6
+    assert report["passed"] == (report["passes_thresholds"] and report["beats_baselines"] and report["champion_not_worse"])
+    # both targets gated against their own baselines; the report says which failed
+    assert set(report["targets"]) == {"consumption_kwh", "solar_generation_kwh"}
+    for target, body in report["targets"].items():
+        assert set(body["beats"]) == {"seasonal_naive", "persistence"}
+        assert (target in report["failed_targets"]) == (not body["beats_baselines"] or (
+            target == "consumption_kwh" and not report["passes_thresholds"]))
+        assert body["importance"]["supported"] is True  # xgboost: SHAP + gain
+    pngs = {p.name for p in (tmp_path / "eval_out").glob("*.png")}
+    assert len(pngs) == 8 and {"consumption_feature_importance.png", "solar_generation_feature_importance.png"} <= pngs
+    decision = json.loads((tmp_path / "eval_out" / "evaluation_decision_edf.json").read_text())
+    assert decision["passed"] == report["passed"] and decision["failed_targets"] == report["failed_targets"]
 
     inference = evaluation[evaluation.origin_time == evaluation.origin_time.max()].drop(columns=[c.CONSUMPTION, c.SOLAR])
     inf_dir = tmp_path / "inf"

@@ -144,18 +144,20 @@ def test_s3_layout_follows_the_config_path_templates(cfg):
 
 
 # ------------------------------------------------------------------ routing with a scripted dispatcher
-REPORT_OK = {"passed": True, "passes_thresholds": True, "beats_baselines": True, "strategy": "xgboost"}
+DECISION_OK = {"passed": True, "passes_thresholds": True, "beats_baselines": True, "champion_not_worse": True,
+               "require_beat_baselines": True, "require_champion_not_worse": True, "failed_targets": [],
+               "failures": [], "strategy": "xgboost"}
 
 
 class Script:
     """Task dispatcher double: records calls, answers per resource, can fail the first N calls."""
 
-    def __init__(self, report=None, fail: dict[str, list[TaskFailed]] | None = None, lambdas=None):
-        self.report = REPORT_OK if report is None else report
+    def __init__(self, decision=None, fail: dict[str, list[TaskFailed]] | None = None, lambdas=None):
+        self.decision = DECISION_OK if decision is None else decision
         self.fail = fail or {}
         self.lambdas = lambdas or {}
         self.calls: list[tuple[str, dict]] = []
-        self.objects: dict[str, str] = {}  # s3://bucket/key -> body the workflow wrote (run inputs)
+        self.objects: dict[str, str] = {}  # s3:putObject bodies by s3:// URI (run inputs by reference)
 
     def __call__(self, resource, params, context):
         state = context["State"]["Name"]
@@ -172,11 +174,10 @@ class Script:
                     "ModelArtifacts": {"S3ModelArtifacts": f"{out}{params['TrainingJobName']}/output/model.tar.gz"}}
         if resource.endswith("s3:putObject"):
             self.objects[f"s3://{params['Bucket']}/{params['Key']}"] = params["Body"]
-            return {"ETag": "e"}
+            return {"ETag": '"local"'}
         if resource.endswith("s3:getObject"):
-            return {"Body": json.dumps(self.report), "ContentType": "application/json"}
-        if resource.endswith("s3:putObject"):  # run inputs written by reference (WriteTrainingOverridesEDF, ...)
-            return {"ETag": '"e1"'}
+            assert params["Key"].endswith("/evaluation_decision_edf.json"), params["Key"]
+            return {"Body": json.dumps(self.decision), "ContentType": "application/json"}
         if resource.endswith("sns:publish"):
             return {"MessageId": "m1"}
         if resource.endswith("lambda:invoke"):
@@ -253,25 +254,62 @@ def test_training_defaults_when_the_input_is_empty(definitions, cfg):
 
 
 def test_evaluation_below_bar_ends_in_evaluation_failed_without_registering(definitions):
-    script = Script(report={**REPORT_OK, "passed": False, "passes_thresholds": False})
+    script = Script(decision={**DECISION_OK, "passed": False, "passes_thresholds": False,
+                              "failed_targets": ["consumption_kwh"], "failures": ["consumption_kwh: rmse 3.5 > 3.0"]})
     exe = run(definitions["training"], script)
     assert exe.status == "FAILED" and exe.error == "EDF.EvaluationFailed"
     assert "passes_thresholds=false" in exe.cause and "beats_baselines=true" in exe.cause
+    assert "consumption_kwh: rmse 3.5 > 3.0" in exe.cause
     assert exe.last_state() == "EvaluationFailedEDF"
     assert "RegisterModelEDF" not in script.states()
 
 
 def test_baselines_not_beaten_fails_even_if_thresholds_pass(definitions):
-    script = Script(report={**REPORT_OK, "passed": False, "beats_baselines": False})
+    script = Script(decision={**DECISION_OK, "passed": False, "beats_baselines": False})
     exe = run(definitions["training"], script)
     assert exe.last_state() == "EvaluationFailedEDF" and "beats_baselines=false" in exe.cause
 
 
-def test_report_without_decision_fields_is_a_notified_failure(definitions):
-    script = Script(report={"strategy": "xgboost"})
+def test_a_solar_model_losing_to_its_baselines_stops_registration_and_the_cause_names_it(definitions):
+    script = Script(lambdas=REGISTER, decision={
+        **DECISION_OK, "passed": False, "beats_baselines": False, "failed_targets": ["solar_generation_kwh"],
+        "failures": ["solar_generation_kwh: does not beat persistence (cv_rmse_pct 62.000 vs 58.900)"]})
     exe = run(definitions["training"], script)
+    assert exe.last_state() == "EvaluationFailedEDF" and "RegisterModelEDF" not in script.states()
+    assert '["solar_generation_kwh"]' in exe.cause and "does not beat persistence" in exe.cause
+
+
+def test_the_choice_rejects_a_challenger_worse_than_the_champion_when_the_config_asks(definitions):
+    # the Choice checks each condition itself: even a document claiming passed=true is rejected
+    worse = {**DECISION_OK, "champion_not_worse": False, "failed_targets": ["consumption_kwh"]}
+    exe = run(definitions["training"], Script(lambdas=REGISTER, decision=worse))
+    assert exe.last_state() == "EvaluationFailedEDF" and "champion_not_worse=false" in exe.cause
+    allowed = run(definitions["training"], Script(lambdas=REGISTER, decision={
+        **worse, "require_champion_not_worse": False}))
+    assert allowed.status == "SUCCEEDED"
+    baselines_off = run(definitions["training"], Script(lambdas=REGISTER, decision={
+        **DECISION_OK, "beats_baselines": False, "require_beat_baselines": False}))
+    assert baselines_off.status == "SUCCEEDED"
+
+
+def test_evaluation_job_gets_the_group_and_the_state_carries_only_the_decision(definitions, cfg):
+    script = Script(lambdas=REGISTER)
+    exe = run(definitions["training"], script)
+    env = script.params("ModelEvaluationEDF")["Environment"]
+    assert env["EDF_MODEL_PACKAGE_GROUP"] == cfg.model_package_group
+    evaluation = exe.output["evaluation"]
+    assert set(evaluation) == {"decision", "report_uri"}
+    assert evaluation["report_uri"] == script.params("RegisterModelEDF")["Payload"]["evaluation_report_uri"]
+
+
+@pytest.mark.parametrize("missing", ["passed", "champion_not_worse", "require_champion_not_worse"])
+def test_decision_without_decision_fields_is_a_notified_failure(definitions, missing):
+    decision = {k: v for k, v in DECISION_OK.items() if k != missing}
+    exe = run(definitions["training"], Script(decision=decision))
     assert exe.status == "FAILED" and exe.error == "EDF.EvaluationReportInvalid"
-    assert "NotifyFailureEDF" in script.states()
+    assert "evaluation_decision_edf.json" in exe.cause
+    not_boolean = run(definitions["training"], Script(decision={**DECISION_OK, missing: "true"}))
+    assert not_boolean.error == "EDF.EvaluationReportInvalid"
 
 
 def test_failed_training_job_notifies_with_the_cause_and_ends_in_workflow_failed(definitions):

@@ -78,3 +78,21 @@ def test_missing_actuals_are_counted_and_buckets_report_coverage_next_to_pinball
     assert buckets["0-24"]["coverage"] == 1.0 and buckets["24-48"]["coverage"] == 0.0
     assert buckets["24-48"]["missing_hours"] == 2 and buckets["0-24"]["scored_hours"] == 23
     assert buckets["24-48"]["pinball"] > buckets["0-24"]["pinball"]
+
+
+def test_the_row_fingerprint_covers_exactly_the_scored_rows_with_missing_hours_still_counted():
+    """A meter gap is counted as missing and left out of ``rows``/``rows_fingerprint``: two models
+    scored on the same known actuals get the same fingerprint whatever the gap rows hold."""
+    origin = pd.Timestamp("2024-01-01", tz="UTC")
+    leads = np.arange(48)
+    keys = pd.DataFrame({"building_id": "b", "origin_time": origin, "timestamp_hour": origin + pd.to_timedelta(leads, "h"),
+                         "lead_hours": leads})
+    actual = np.ones(48)
+    actual[[5, 40]] = np.nan
+    fc = keys.assign(yhat=1.0, yhat_lower=0.0, yhat_upper=2.0)
+    out = evaluate_forecasts(fc, keys.assign(consumption_kwh=actual), "consumption_kwh", with_fingerprint=True)
+    assert out["rows"] == 46 == out["aggregate"]["scored_hours"] and out["aggregate"]["missing_hours"] == 2
+    known = keys.assign(consumption_kwh=actual).dropna()
+    only_known = evaluate_forecasts(fc.iloc[known.index], known, "consumption_kwh", with_fingerprint=True)
+    assert only_known["rows_fingerprint"] == out["rows_fingerprint"]
+    assert set(out["by_lead_bucket"]) == {"0-24", "24-48"}

@@ -19,7 +19,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "trained once on everything before the first origin, and each origin forecasts the next "
         "--horizon-hours hours using no measurement after it. The data's own weather columns serve as "
         "a perfect weather forecast. Both baselines (seasonal_naive, persistence) are always scored. "
-        "Prints a table of medians over buildings and writes the full JSON.",
+        "Prints a table of medians over buildings and writes the full JSON. Progress (steps done, time "
+        "left) is a bar on a terminal and plain '[progress]' lines on stderr otherwise.",
         epilog="example:\n  edf backtest --data bundled --target consumption_kwh --strategy all "
         "--horizon-hours 24 --days 28 --output metrics.json")
     b.add_argument("--data", required=True,
@@ -48,10 +49,11 @@ def _backtest(args: argparse.Namespace) -> int:
     from edf.data import bundled
     from edf.data.topology import read_topology
     from edf.data.validation import validate_processed
-    from edf.evaluation.backtest import BacktestError, render_table, run_backtest
+    from edf.evaluation.backtest import BacktestError, progress_steps, render_table, run_backtest
     from edf.evaluation.metrics import clean
     from edf.features.spark_session import get_spark
     from edf.models import STRATEGIES, ModelError
+    from edf.progress import Progress
 
     if not 1 <= args.horizon_hours <= 168:
         raise CommandError("--horizon-hours must be between 1 and 168")
@@ -80,8 +82,9 @@ def _backtest(args: argparse.Namespace) -> int:
           f"{args.days} origins, {args.horizon_hours} h horizon; weather: observed values used as a perfect "
           "forecast", flush=True)
     try:
-        doc = run_backtest(get_spark(app_name="edf-backtest"), data, topology, args.target, strategies,
-                           args.horizon_hours, args.days, cfg, args.refit_every_days)
+        with Progress("backtest", progress_steps(strategies, args.days, args.refit_every_days)) as progress:
+            doc = run_backtest(get_spark(app_name="edf-backtest"), data, topology, args.target, strategies,
+                               args.horizon_hours, args.days, cfg, args.refit_every_days, on_step=progress.step)
     except (BacktestError, ModelError) as exc:
         raise CommandError(str(exc)) from None
     doc = clean(doc)

@@ -14,7 +14,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     fsub = f.add_subparsers(dest="features_command", metavar="SUBCOMMAND", required=True)
     b = fsub.add_parser("build", help="build features into an output folder",
                         description="Training mode writes train/, eval/ and series/; inference mode writes "
-                        "inference/ and series/ for one origin and horizon.")
+                        "inference/ and series/ for one origin and horizon. Stages show as a progress bar on a "
+                        "terminal and as plain '[progress]' lines on stderr otherwise.")
     b.add_argument("--mode", choices=["training", "inference"], required=True)
     b.add_argument("--processed", required=True, help="processed_edf_data Parquet file or folder")
     b.add_argument("--topology", required=True, help="topology CSV/Parquet")
@@ -30,7 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _build(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from edf.jobs.features import parse_origin, run
+    from edf.jobs.features import STAGES, parse_origin, run
+    from edf.progress import Progress
 
     for name in ("processed", "topology"):
         if not Path(getattr(args, name)).exists():
@@ -40,7 +42,8 @@ def _build(args: argparse.Namespace) -> int:
             parse_origin(args.origin)
         except ValueError as exc:
             raise CommandError(str(exc)) from None
-    summary = run(args)
+    with Progress(f"features {args.mode}", STAGES, unit="stage") as progress:
+        summary = run(args, on_stage=progress.step)
     for key, value in summary.items():
         print(f"{key}: {value}")
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -113,16 +114,36 @@ def prepare(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, hori
     return BacktestData(train=train, eval=evaluation, series=series, origins=origins, first_origin=first, rows=rows)
 
 
+def backtest_strategies(strategies: list[str]) -> list[str]:
+    """The strategies a backtest runs: the requested ones, then both baselines (always scored)."""
+    return list(dict.fromkeys([*strategies, *BASELINES]))
+
+
+def refit_blocks(days: int, refit_every_days: int | None = None) -> int:
+    """How many fits each strategy makes over ``days`` origins: one, or one per refit block."""
+    step = refit_every_days or days
+    return -(-days // step) if days > 0 else 1
+
+
+def progress_steps(strategies: list[str], days: int = 1, refit_every_days: int | None = None) -> int:
+    """Steps ``run_backtest`` reports: the feature build, then a fit and a forecast per strategy and
+    refit block (one block without refits)."""
+    return 1 + 2 * len(backtest_strategies(strategies)) * refit_blocks(days, refit_every_days)
+
+
 def fit_and_forecast(bt: BacktestData, target: str, strategy: str, cfg: EDFConfig,
-                     refit_every_days: int | None = None) -> tuple[pd.DataFrame, float, float, int]:
+                     refit_every_days: int | None = None,
+                     on_step: Callable[[str], None] | None = None) -> tuple[pd.DataFrame, float, float, int]:
     """One strategy over the backtest: a single fit before the first origin, or a refit every
     ``refit_every_days`` origins on everything before that block (a production retraining cadence).
-    Returns the forecasts, fit and predict seconds, and the number of fits."""
+    Returns the forecasts, fit and predict seconds, and the number of fits. ``on_step`` is told
+    after each fit and each block's forecast (progress display)."""
+    report = on_step or (lambda what: None)
     step = refit_every_days or len(bt.origins)
     origin_ts = pd.to_datetime(bt.eval[ORIGIN], utc=True)
     parts, fit_s, predict_s = [], 0.0, 0.0
     blocks = [bt.origins[i:i + step] for i in range(0, len(bt.origins), step)]
-    for block in blocks:
+    for n, block in enumerate(blocks, start=1):
         start = block[0]
         history = bt.series[(bt.series[c.TIMESTAMP] < start) & bt.series[target].notna()]
         train = bt.train_before(start)
@@ -134,16 +155,21 @@ def fit_and_forecast(bt: BacktestData, target: str, strategy: str, cfg: EDFConfi
         t0 = time.perf_counter()
         model.fit(train, history)
         t1 = time.perf_counter()
+        of = f" (fit {n}/{len(blocks)})" if len(blocks) > 1 else ""
+        report(f"{strategy} fitted{of}")
         parts.append(model.predict(bt.eval[origin_ts.isin(block)].reset_index(drop=True), bt.series))
         predict_s += time.perf_counter() - t1
         fit_s += t1 - t0
+        report(f"{strategy}: {len(block)} origins forecast{of}")
     return pd.concat(parts, ignore_index=True), fit_s, predict_s, len(blocks)
 
 
 def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: EDFConfig,
-                   refit_every_days: int | None = None) -> dict:
-    """Fit each strategy on the training rows, forecast every origin, score; baselines always included."""
-    wanted = list(dict.fromkeys([*strategies, *BASELINES]))
+                   refit_every_days: int | None = None, on_step: Callable[[str], None] | None = None) -> dict:
+    """Fit each strategy on the training rows, forecast every origin, score; baselines always included.
+
+    ``on_step`` is told after each fit and each forecast (progress display)."""
+    wanted = backtest_strategies(strategies)
     unknown = [s for s in wanted if s not in ALL_STRATEGIES]
     if unknown:
         raise BacktestError(f"unknown strategy {unknown[0]!r}; expected one of {', '.join(ALL_STRATEGIES)} or all")
@@ -152,7 +178,7 @@ def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: ED
     bucket_hours = cfg.edf_training.calibration.bucket_hours
     results: dict[str, dict] = {}
     for strategy in wanted:
-        pred, fit_s, predict_s, fits = fit_and_forecast(bt, target, strategy, cfg, refit_every_days)
+        pred, fit_s, predict_s, fits = fit_and_forecast(bt, target, strategy, cfg, refit_every_days, on_step)
         scored = evaluate_forecasts(pred, bt.eval, target, width, share, bucket_hours)
         results[strategy] = {**scored, "train_seconds": round(fit_s, 2), "predict_seconds": round(predict_s, 2),
                              "fits": fits}
@@ -165,14 +191,20 @@ def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: ED
 
 
 def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, strategies: list[str],
-                 horizon_hours: int, days: int, cfg: EDFConfig, refit_every_days: int | None = None) -> dict:
-    """The whole protocol; returns the JSON document ``edf backtest`` writes."""
+                 horizon_hours: int, days: int, cfg: EDFConfig, refit_every_days: int | None = None,
+                 on_step: Callable[[str], None] | None = None) -> dict:
+    """The whole protocol; returns the JSON document ``edf backtest`` writes.
+
+    ``on_step`` receives :func:`progress_steps` calls: features built, then each fit and forecast.
+    """
     from edf.models.sampling import sample_origins
 
     bt = prepare(spark, data, topology, target, horizon_hours, days, cfg)
     # the training job's row cap applies here too, so a backtest shows what the cap costs
     bt.train, sample = sample_origins(bt.train, cfg.edf_training.max_training_rows, cfg.edf_training.training_sample_seed)
-    results = run_strategies(bt, target, strategies, cfg, refit_every_days)
+    if on_step:
+        on_step(f"features for {len(bt.origins)} origins built")
+    results = run_strategies(bt, target, strategies, cfg, refit_every_days, on_step)
     return {
         "target": target,
         "horizon_hours": horizon_hours,

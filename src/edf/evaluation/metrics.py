@@ -59,17 +59,60 @@ def series_metrics(actual, yhat, lower, upper, interval_width: float = 0.8, mape
     }
 
 
+ROW_KEYS = (c.BUILDING_ID, "origin_time", c.TIMESTAMP)
+
+
+def joined_rows(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: str) -> pd.DataFrame:
+    """Forecasts joined with their actual on building, origin and target hour (inner join).
+
+    Hours whose actual is null (a meter gap) stay in the frame so they can be counted as missing;
+    :func:`scored_rows` keeps only what is scored."""
+    keys = list(ROW_KEYS)
+    return forecasts.drop(columns=[target], errors="ignore").merge(actuals[[*keys, target]], on=keys, how="inner")
+
+
+def scored_rows(joined: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The rows a forecast is scored on: both the actual and ``yhat`` are known (a missing value is
+    never a zero). These are exactly the rows :func:`series_metrics` keeps."""
+    keep = np.isfinite(joined[target].to_numpy(dtype="float64")) & np.isfinite(joined["yhat"].to_numpy(dtype="float64"))
+    return joined[keep]
+
+
+def fingerprint(frame: pd.DataFrame, columns: tuple[str, ...] | list[str] = ROW_KEYS) -> str:
+    """Order-independent digest of ``columns`` over the rows of ``frame``.
+
+    Two frames get the same fingerprint exactly when they hold the same multiset of rows (up to a
+    64-bit hash collision). Timestamps are hashed as whole UTC seconds and floats rounded to 1e-9, so
+    the same data read by different readers (Spark, pyarrow, ns or us units) agrees.
+    """
+    import hashlib
+
+    parts = {}
+    for col in columns:
+        values = frame[col] if col in frame.columns else pd.Series(np.nan, index=frame.index)
+        if pd.api.types.is_datetime64_any_dtype(values):
+            values = pd.to_datetime(values, utc=True).dt.as_unit("s").astype("int64")
+        elif pd.api.types.is_float_dtype(values):
+            values = values.round(9)
+        elif not pd.api.types.is_numeric_dtype(values):
+            values = values.astype("string")
+        parts[col] = values.reset_index(drop=True)
+    hashes = np.sort(pd.util.hash_pandas_object(pd.DataFrame(parts), index=False).to_numpy())
+    return hashlib.sha256(hashes.tobytes()).hexdigest()[:20]
+
+
 def evaluate_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: str, interval_width: float = 0.8,
-                       mape_min_share: float = 0.05, bucket_hours: int = 24) -> dict:
+                       mape_min_share: float = 0.05, bucket_hours: int = 24, with_fingerprint: bool = False) -> dict:
     """Per-building metrics and their median, overall and per lead bucket.
 
     Returns ``{"aggregate": {...}, "per_building": {id: {...}}, "by_lead_bucket": {"0-24": {...}}}``.
     ``forecasts`` holds the key columns and yhat/yhat_lower/yhat_upper; ``actuals`` the key
     columns and the target. They are joined on building, origin and target hour. A forecast hour
     whose actual is null (a meter gap) is counted in ``n_missing`` and never scored.
+    ``with_fingerprint`` adds ``rows`` and ``rows_fingerprint`` of exactly the rows that entered the
+    metrics (:func:`scored_rows`), so two models can be shown to have been scored on the same rows.
     """
-    keys = [c.BUILDING_ID, "origin_time", c.TIMESTAMP]
-    joined = forecasts.merge(actuals[[*keys, target]], on=keys, how="inner")
+    joined = joined_rows(forecasts, actuals, target)
     per_building = _per_building(joined, target, interval_width, mape_min_share)
     out = {"aggregate": aggregate(per_building), "per_building": per_building}
     out["aggregate"]["scored_hours"] = int(sum(m["n"] for m in per_building.values()))
@@ -82,6 +125,10 @@ def evaluate_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: s
             out["by_lead_bucket"][f"{b * bucket_hours}-{(b + 1) * bucket_hours}"] = {
                 "coverage": agg["coverage"], "pinball": agg["pinball"], "cv_rmse_pct": agg["cv_rmse_pct"],
                 "scored_hours": int(grp[target].notna().sum()), "missing_hours": int(grp[target].isna().sum())}
+    if with_fingerprint:
+        scored = scored_rows(joined, target)
+        out["rows"] = len(scored)
+        out["rows_fingerprint"] = fingerprint(scored)
     return out
 
 

@@ -1,9 +1,11 @@
 """The evaluation report (``evaluation_report_edf.json``) and its PNG plots.
 
-The top-level fields ``passed``, ``passes_thresholds`` and ``beats_baselines`` are what the
-``CheckEvaluationEDF`` Choice state reads; ``headline`` carries the demand model's medians over
-buildings; ``targets`` has everything (per building, baselines, skill) for the model registry and
-``edf models show``.
+The report holds everything: per target the model's and both baselines' metrics (aggregate and per
+building), skill, the baseline gate, the same-window champion comparison, the feature importance,
+the evaluation window (``eval_start``/``eval_end``) and a fingerprint of the evaluation data. It
+grows with the portfolio, so the ``CheckEvaluationEDF`` Choice state reads the small decision
+document built from it (:func:`edf.evaluation.gate.decision_document`) instead. ``headline``
+carries the primary (demand) model's medians over buildings; ``edf models show`` renders the rest.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,24 +21,52 @@ import pandas as pd
 from edf.config import EDFConfig
 from edf.data import contract as c
 from edf.data.topology import pv_mask
-from edf.evaluation.metrics import METRICS, clean, evaluate_forecasts, skill
+from edf.evaluation.gate import REPORT_FILE, beats_baselines, check_thresholds, gate
+from edf.evaluation.metrics import METRICS, clean, evaluate_forecasts, fingerprint, skill
 from edf.models import BASELINES, ForecastModel, make_model
 
 log = logging.getLogger(__name__)
-REPORT_FILE = "evaluation_report_edf.json"
+__all__ = ["REPORT_FILE", "build_report", "check_thresholds", "evaluate_target", "evaluation_window",
+           "target_rows", "write_plots"]
+
+
+def target_rows(eval_rows: pd.DataFrame, target: str) -> pd.DataFrame:
+    """The evaluation rows a target is scored on: known actuals, and for solar only buildings with PV."""
+    rows = eval_rows[eval_rows[target].notna()]
+    return rows[pv_mask(rows)] if target == c.SOLAR else rows
+
+
+def evaluation_window(eval_rows: pd.DataFrame) -> dict[str, Any]:
+    """``eval_start``/``eval_end`` (target hours), the origins and a fingerprint of the evaluation data.
+
+    Two reports with the same ``data_fingerprint`` were scored on the same rows and actuals; ``edf models
+    compare`` says so when they differ.
+    """
+    ts = pd.to_datetime(eval_rows[c.TIMESTAMP], utc=True)
+    cols = [col for col in (c.BUILDING_ID, "origin_time", c.TIMESTAMP, *c.TARGET_COLUMNS) if col in eval_rows.columns]
+    return {
+        "eval_start": ts.min().isoformat() if len(ts) else None,
+        "eval_end": ts.max().isoformat() if len(ts) else None,
+        "eval_origins": int(eval_rows["origin_time"].nunique()) if "origin_time" in eval_rows.columns else None,
+        "eval_rows": len(eval_rows),
+        "eval_buildings": int(eval_rows[c.BUILDING_ID].nunique()),
+        "data_fingerprint": fingerprint(eval_rows, cols),
+    }
 
 
 def evaluate_target(model: ForecastModel, eval_rows: pd.DataFrame, train_rows: pd.DataFrame | None,
                     series: pd.DataFrame | None, cfg: EDFConfig) -> tuple[dict, dict[str, pd.DataFrame]]:
-    """Score the model and both baselines on the evaluation rows of one target."""
+    """Score the model and both baselines on the evaluation rows of one target.
+
+    Returns the target's report section and the predictions per model (with the actual joined), the
+    model's own under its strategy name.
+    """
     target = model.target
-    rows = eval_rows[eval_rows[target].notna()]
-    if target == c.SOLAR:
-        rows = rows[pv_mask(rows)]
+    rows = target_rows(eval_rows, target)
     width, share = model.interval_width, cfg.edf_evaluation.mape_min_actual_share
     preds = {model.strategy: model.predict(rows, series)}
     result = evaluate_forecasts(preds[model.strategy], rows, target, width, share,
-                                cfg.edf_training.calibration.bucket_hours)
+                                cfg.edf_training.calibration.bucket_hours, with_fingerprint=True)
     # baselines: their only fitted state (interval errors, gap fallback) comes from the training rows
     base_fit = train_rows if train_rows is not None and train_rows[target].notna().any() else rows
     baselines = {}
@@ -44,8 +75,7 @@ def evaluate_target(model: ForecastModel, eval_rows: pd.DataFrame, train_rows: p
         preds[name] = base.predict(rows, series)
         baselines[name] = evaluate_forecasts(preds[name], rows, target, width, share)
     agg = result["aggregate"]
-    beats = {name: bool(np.isfinite(agg["cv_rmse_pct"]) and agg["cv_rmse_pct"] < b["aggregate"]["cv_rmse_pct"])
-             for name, b in baselines.items()}
+    beats = beats_baselines(agg, {name: b["aggregate"] for name, b in baselines.items()})
     out = {
         "strategy": model.strategy,
         "training_window": model.training_window,
@@ -56,50 +86,31 @@ def evaluate_target(model: ForecastModel, eval_rows: pd.DataFrame, train_rows: p
         "skill": {f"vs_{name}": skill(agg, b["aggregate"]) for name, b in baselines.items()},
         "beats": beats,
         "beats_baselines": all(beats.values()),
-        "rows_scored": int(rows[target].notna().sum()),
+        "rows_scored": result["rows"],
+        "rows_fingerprint": result["rows_fingerprint"],
     }
     return out, {k: v.merge(rows[[c.BUILDING_ID, "origin_time", c.TIMESTAMP, target]],
                             on=[c.BUILDING_ID, "origin_time", c.TIMESTAMP]) for k, v in preds.items()}
 
 
-def check_thresholds(headline: dict, cfg: EDFConfig) -> tuple[bool, list[str]]:
-    """Compare the headline metrics with ``edf_evaluation.metrics_thresholds``; list each failure."""
-    th = cfg.edf_evaluation.metrics_thresholds
-    checks = [("mape_pct", th.max_mape, "max"), ("rmse", th.max_rmse, "max"),
-              ("cv_rmse_pct", th.max_cv_rmse_pct, "max"), ("coverage", th.min_coverage, "min"),
-              ("coverage", th.max_coverage, "max")]
-    failures = []
-    for metric, limit, kind in checks:
-        if limit is None:
-            continue
-        value = headline.get(metric)
-        if value is None or not np.isfinite(value):
-            failures.append(f"{metric} is not available")
-        elif (kind == "max" and value > limit) or (kind == "min" and value < limit):
-            failures.append(f"{metric} {value:.3f} {'>' if kind == 'max' else '<'} {limit}")
-    return not failures, failures
-
-
-def build_report(targets: dict[str, dict], cfg: EDFConfig, manifest: dict | None = None) -> dict:
+def build_report(targets: dict[str, dict], cfg: EDFConfig, manifest: dict | None = None,
+                 champion: dict | None = None, window: dict | None = None) -> dict:
+    """The whole report: the gate over every scored target plus the detail behind it."""
     primary = c.CONSUMPTION if c.CONSUMPTION in targets else next(iter(targets))
     main = targets[primary]
-    headline = {m: main["aggregate"].get(m) for m in METRICS}
-    passes, failures = check_thresholds(headline, cfg)
-    beats = bool(main["beats_baselines"])
-    required = cfg.edf_evaluation.require_beat_baselines
+    verdict = gate(targets, primary, cfg, champion)
     return clean({
-        "passed": bool(passes and (beats or not required)),
-        "passes_thresholds": passes,
-        "beats_baselines": beats,
-        "require_beat_baselines": required,
-        "threshold_failures": failures,
+        **verdict,
         "strategy": main["strategy"],
         "target": primary,
-        "headline": headline,
+        "headline": {m: main["aggregate"].get(m) for m in METRICS},
         "targets": targets,
+        "champion": champion or {"status": "none", "verdict": "not_compared", "not_worse": True, "targets": {}},
+        **(window or {}),
         "weather": "observed",
         "weather_note": "evaluation features use observed weather as a perfect forecast",
         "thresholds": cfg.edf_evaluation.metrics_thresholds.model_dump(),
+        "thresholds_apply_to": primary,
         "interval_width": cfg.edf_training.interval_width,
         "config_hash": cfg.config_hash(),
         "bundle": manifest or {},

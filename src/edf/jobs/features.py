@@ -17,6 +17,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from edf.jobs.args import add_config_arguments, job_config
@@ -185,7 +186,12 @@ def step_inference(spark, processed, topology, cfg, args: argparse.Namespace, ou
     return {"origin": origin.isoformat() + "Z", "horizon_hours": horizon, "rows": rows, "input_checks": input_checks}
 
 
-def run(args: argparse.Namespace) -> dict:
+# Stages ``run`` reports through ``on_stage`` (``edf features build`` shows them as progress).
+STAGES = 4
+
+
+def run(args: argparse.Namespace, on_stage: Callable[[str], None] | None = None) -> dict:
+    """Build the features of ``args.mode``; ``on_stage`` hears about each of the :data:`STAGES` stages."""
     import tempfile
 
     from edf.data.topology import read_topology
@@ -193,6 +199,7 @@ def run(args: argparse.Namespace) -> dict:
     from edf.features.spark_session import executor_task_counts, get_spark
     from edf.jobs.entrypoint import opt_ml
 
+    stage = on_stage or (lambda what: None)
     cfg = job_config(args)
     spark = get_spark(app_name=f"edf-features-{args.mode}")
     started = time.time()
@@ -201,12 +208,17 @@ def run(args: argparse.Namespace) -> dict:
     with tempfile.TemporaryDirectory(prefix="edf-processed-", dir=scratch) as tmp:
         processed, selection = step_read_processed(spark, args, cfg, Path(tmp))
         topology = read_topology(args.topology)
+        stage(f"{len(selection.files)} processed file(s) fetched, topology read")
         step = step_training if args.mode == "training" else step_inference
         summary = {"mode": args.mode, **step(spark, processed, topology, cfg, args, out),
                    "processed_read": selection.summary()}
+        stage("features and series written, rows counted" if args.mode == "training"
+              else "inference features and lookback series written, rows counted")
+    stage("scratch copy of the processed partitions removed")
     summary["seconds"] = round(time.time() - started, 2)
     summary["executors"] = executor_task_counts(spark)
     write_text(join_path(out, "_summary.json"), json.dumps(summary, indent=2))
+    stage("summary written")
     log.info("features done: %s", summary)
     return summary
 

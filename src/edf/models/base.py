@@ -197,6 +197,23 @@ class ForecastModel(abc.ABC):
     def _libraries(cls) -> tuple[str, ...]:
         return tuple(_xgboost_dist() if lib == "xgboost" else lib for lib in cls.artifact_libraries)
 
+    # -- explanations (edf.evaluation.explain) ---------------------------------------------------------
+    # True where the strategy can split a forecast into additive per-feature contributions.
+    supports_contributions: ClassVar[bool] = False
+
+    def contributions(self, features: pd.DataFrame, series: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Per row: key columns, one additive contribution per feature (target units) and ``bias``.
+
+        Contributions plus ``bias`` sum to the model's raw point forecast (before the non-negative
+        clip and the solar night mask ``predict`` applies).
+        """
+        raise ModelError(f"the {self.strategy} strategy does not provide per-feature contributions "
+                         "(available for xgboost: SHAP values from its own pred_contribs)")
+
+    def gain_importance(self) -> dict[str, float]:
+        """Each feature's share of the model's total split gain (sums to 1)."""
+        raise ModelError(f"the {self.strategy} strategy has no gain importance (available for xgboost)")
+
     # -- strategy hooks ----------------------------------------------------------------------------
     @abc.abstractmethod
     def _fit(self, rows: pd.DataFrame, series: pd.DataFrame | None) -> None: ...

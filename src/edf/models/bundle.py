@@ -64,6 +64,17 @@ def load_bundle(path: str | Path) -> tuple[dict, dict[str, ForecastModel]]:
     return manifest, models
 
 
+def fetch_bundle(location: str | Path) -> tuple[dict, dict[str, ForecastModel]]:
+    """:func:`load_bundle` for a local path or an ``s3://`` URI of a ``model.tar.gz`` (downloaded first)."""
+    text = str(location)
+    if not text.startswith("s3://"):
+        return load_bundle(text)
+    from edf.data.io import download
+
+    with tempfile.TemporaryDirectory(prefix="edf-bundle-") as tmp:
+        return load_bundle(download(text, Path(tmp)))
+
+
 def make_tarball(model_dir: str | Path, tarball: str | Path) -> Path:
     """Tar a model directory the way SageMaker does (contents at the archive root)."""
     model_dir, tarball = Path(model_dir), Path(tarball)

@@ -34,7 +34,7 @@ import pandas as pd
 
 from edf.data import contract as c
 from edf.data.feature_names import KEY_COLUMNS, LEAD, prefix
-from edf.models.base import ForecastModel, ModelError, building_scale
+from edf.models.base import ForecastModel, ModelError, building_scale, utc_keys
 from edf.models.calibration import ConformalCalibrator, interval_scale, time_split
 
 MODEL_FILE = "xgboost_model.ubj"
@@ -184,6 +184,37 @@ class XGBoostModel(ForecastModel):
         lo, hi = self._calibrator.bounds(rows[LEAD].to_numpy(), _hours(rows))
         vol = interval_scale(rows, self.target, scale, self.params.get("calibration"))
         return pred * scale, (pred + lo * vol) * scale, (pred + hi * vol) * scale
+
+    supports_contributions = True
+
+    def contributions(self, features: pd.DataFrame, series: pd.DataFrame | None = None) -> pd.DataFrame:
+        """SHAP values from XGBoost's own ``pred_contribs`` (exact TreeSHAP), in the target's units.
+
+        The trees work on the scaled target, so each row's contributions are multiplied by its scale;
+        for solar the physical forecast (``base_margin``) lands in ``bias``. With the quantile
+        objective the median's contributions are returned.
+        """
+        import xgboost as xgb
+
+        if not self.fitted:
+            raise ModelError("xgboost model is not fitted")
+        rows = utc_keys(features.reset_index(drop=True))
+        prepared = self._prepare(rows, series)
+        scale = self._scale(prepared)
+        quantile = self.method == "quantile"
+        matrix = xgb.DMatrix(self._matrix(prepared, scale), feature_names=self.features,
+                             base_margin=self._margin(prepared, scale, quantile))
+        contrib = np.asarray(self._booster.predict(matrix, pred_contribs=True), dtype="float64")
+        if contrib.ndim == 3:  # multi-quantile: (rows, quantiles, features + bias); explain the median
+            contrib = contrib[:, 1, :]
+        contrib = contrib * scale[:, None]
+        frame = pd.DataFrame(contrib, columns=[*self.features, "bias"])
+        return pd.concat([rows[list(KEY_COLUMNS)].reset_index(drop=True), frame], axis=1)
+
+    def gain_importance(self) -> dict[str, float]:
+        gains = self._booster.get_score(importance_type="total_gain")
+        total = float(sum(gains.values()))
+        return {f: (float(gains.get(f, 0.0)) / total if total else 0.0) for f in self.features}
 
     def _save(self, path: Path) -> None:
         self._booster.save_model(str(path / MODEL_FILE))

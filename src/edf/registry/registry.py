@@ -21,7 +21,10 @@ import json
 import logging
 import math
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+from edf.evaluation.compare import METRICS, metric_table
 
 log = logging.getLogger(__name__)
 
@@ -30,13 +33,12 @@ APPROVED = "Approved"
 REJECTED = "Rejected"
 STATUSES = (PENDING, APPROVED, REJECTED)
 
-# Headline metrics of the evaluation report (demand target, medians over buildings) and which
-# direction is better. ``nmbe_pct`` is a signed bias: closer to zero is better.
-HEADLINE_METRICS = ("mape_pct", "rmse", "mae", "cv_rmse_pct", "nmbe_pct", "pinball", "coverage")
-LOWER_IS_BETTER = {"mape_pct", "rmse", "mae", "cv_rmse_pct", "pinball"}
-ABS_LOWER_IS_BETTER = {"nmbe_pct"}
+# Headline metrics of the evaluation report (demand target, medians over buildings); which direction
+# is better is decided in edf.evaluation.compare (plain Python, no numpy: this module runs in Lambdas).
+HEADLINE_METRICS = METRICS
 METADATA_VALUE_MAX = 256
 REPORT_FILE = "evaluation_report_edf.json"
+DECISION_FILE = "evaluation_decision_edf.json"  # edf.evaluation.gate.DECISION_FILE (no numpy import here)
 
 
 class RegistryError(RuntimeError):
@@ -98,6 +100,28 @@ def read_report(uri: str, s3: Any | None = None) -> dict[str, Any]:
     return report
 
 
+def sibling_uri(report_uri: str, name: str) -> str:
+    """The URI of ``name`` in the same S3 folder as the report."""
+    return report_uri.rsplit("/", 1)[0] + "/" + name
+
+
+def download_plots(report_uri: str, dest: str | Path, s3: Any | None = None) -> list[Path]:
+    """Download the PNGs next to a report into ``dest``; returns the local paths (sorted)."""
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    s3 = _client("s3", s3)
+    paths = []
+    for uri in report_plots(report_uri, s3):
+        bucket, key = split_s3_uri(uri)
+        target = dest / key.rsplit("/", 1)[-1]
+        try:
+            s3.download_file(bucket, key, str(target))
+        except Exception as exc:
+            raise RegistryError(f"cannot download plot {uri}: {exc}") from exc
+        paths.append(target)
+    return sorted(paths)
+
+
 def report_plots(report_uri: str, s3: Any | None = None) -> list[str]:
     """S3 URIs of the PNG plots written next to an evaluation report."""
     bucket, key = split_s3_uri(report_uri)
@@ -123,12 +147,15 @@ def _fmt(value: Any) -> str:
 
 def metadata_from_report(report: Mapping[str, Any], extra: Mapping[str, Any] | None = None) -> dict[str, str]:
     """Flat string metadata (≤256 chars per value) from an evaluation report's top-level fields."""
+    champion = report.get("champion") or {}
     meta: dict[str, Any] = {
         "strategy": report.get("strategy"),
         "target": report.get("target"),
         "passed": report.get("passed"),
         "passes_thresholds": report.get("passes_thresholds"),
         "beats_baselines": report.get("beats_baselines"),
+        "champion_verdict": champion.get("verdict"),
+        "champion_version": champion.get("model_package_version"),
         "weather": report.get("weather"),
     }
     headline = report.get("headline") or {}
@@ -178,7 +205,7 @@ def register_model_package(
         if not value:
             raise RegistryError(f"register_model_package: {name} is required")
     split_s3_uri(model_data_url)
-    report = read_report(report_uri, s3)
+    report = _decision_or_report(report_uri, s3)
     metadata = metadata_from_report(report, extra_metadata)
     sm = _client("sagemaker", sagemaker)
     execution = metadata.get("execution_name")
@@ -218,6 +245,25 @@ def register_model_package(
         "model_package_group_name": group,
         "metadata": metadata,
     }
+
+
+def _decision_or_report(report_uri: str, s3: Any | None) -> dict[str, Any]:
+    """The top-level fields for the package metadata: from the small decision document next to the
+    report when there is one (the report grows with the portfolio; this Lambda has little memory),
+    else from the report. The report itself must exist either way: it is the package's evidence."""
+    s3 = _client("s3", s3)
+    if report_uri.endswith("/"):
+        report_uri += REPORT_FILE
+    bucket, key = split_s3_uri(report_uri)
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        raise RegistryError(f"cannot read evaluation report {report_uri}: {exc}") from exc
+    try:
+        return read_report(sibling_uri(report_uri, DECISION_FILE), s3)
+    except RegistryError:
+        log.info("no %s next to %s; reading the report itself", DECISION_FILE, report_uri)
+        return read_report(report_uri, s3)
 
 
 def list_packages(group: str, status: str | None = None, sagemaker: Any | None = None) -> list[dict[str, Any]]:
@@ -273,6 +319,8 @@ def set_approval(arn: str, status: str, description: str, sagemaker: Any | None 
     current = describe_package(arn, sm)
     metadata = dict(current.get("CustomerMetadataProperties") or {})
     metadata["approval_decided_at"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if status == APPROVED:  # kept through later rejections: `edf models rollback` finds former champions by it
+        metadata["approved_at"] = metadata["approval_decided_at"]
     sm.update_model_package(
         ModelPackageArn=current.get("ModelPackageArn", arn),
         ModelApprovalStatus=status,
@@ -315,54 +363,81 @@ def _headline(report: Mapping[str, Any]) -> dict[str, float | None]:
     return {k: (float(headline[k]) if headline.get(k) is not None else None) for k in HEADLINE_METRICS}
 
 
+def _package_report(arn: str, sm: Any, s3: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    package = describe_package(arn, sm)
+    uri = report_uri_of(package)
+    if not uri:
+        raise RegistryError(f"model package {arn} has no evaluation report in ModelMetrics")
+    return package, uri, read_report(uri, s3)
+
+
+def same_window(report: Mapping[str, Any], champion_arn: str | None) -> dict[str, Any] | None:
+    """The challenger evaluation's own comparison with ``champion_arn`` on the same rows, if it made one."""
+    block = report.get("champion") or {}
+    if champion_arn is None or block.get("status") != "compared" or block.get("model_package_arn") != champion_arn:
+        return None
+    targets = {}
+    for target, comp in (block.get("targets") or {}).items():
+        targets[target] = {k: comp.get(k) for k in ("verdict", "metric", "rows", "same_rows", "rows_fingerprint",
+                                                    "rows_without_champion_forecast", "metrics", "reason")}
+    return {"verdict": block.get("verdict"), "metric": block.get("metric"), "margin": block.get("margin"),
+            "version": block.get("model_package_version"), "notes": block.get("notes") or [], "targets": targets}
+
+
+def _data_notes(ch_report: Mapping[str, Any], cp_report: Mapping[str, Any]) -> tuple[bool | None, list[str]]:
+    """Whether the two reports were scored on the same data, and what to tell the reader."""
+    if not ch_report.get("data_fingerprint") or not cp_report.get("data_fingerprint"):
+        return None, ["a report has no data fingerprint (written before it existed): cannot tell whether both "
+                      "were evaluated on the same data"]
+    differs = [f"{k} {ch_report.get(k)} vs {cp_report.get(k)}" for k in ("eval_start", "eval_end", "data_fingerprint")
+               if ch_report.get(k) != cp_report.get(k)]
+    if not differs:
+        return True, []
+    return False, ["the two packages were evaluated on different data (" + "; ".join(differs) + "): their "
+                   "report-vs-report headline metrics are not directly comparable"]
+
+
 def compare_packages(
     challenger_arn: str, champion_arn: str | None, sagemaker: Any | None = None, s3: Any | None = None
 ) -> dict[str, Any]:
-    """Challenger vs champion on the headline metrics of their evaluation reports.
+    """Challenger vs champion: the same-window table when the challenger's evaluation scored this
+    champion on its own rows (``same_window``), plus both reports' headline metrics (``metrics``).
 
     ``better`` per metric is ``"challenger"``, ``"champion"``, ``"equal"`` or ``None`` (not
     comparable: missing value, or coverage, which is judged against the nominal interval rather
-    than by size). The result notes when the two were evaluated on different windows.
+    than by size). ``same_data`` says whether the two reports saw the same evaluation data
+    (window and fingerprint); ``notes`` explain when they did not.
     """
     sm = _client("sagemaker", sagemaker)
-    challenger = describe_package(challenger_arn, sm)
-    ch_uri = report_uri_of(challenger)
-    if not ch_uri:
-        raise RegistryError(f"model package {challenger_arn} has no evaluation report in ModelMetrics")
-    ch_report = read_report(ch_uri, s3)
+    challenger, ch_uri, ch_report = _package_report(challenger_arn, sm, s3)
     result: dict[str, Any] = {
         "challenger": {"arn": challenger_arn, "status": challenger.get("ModelApprovalStatus"),
-                       "strategy": ch_report.get("strategy"), "report": ch_uri},
-        "champion": None, "metrics": {}, "notes": [],
+                       "version": challenger.get("ModelPackageVersion"), "strategy": ch_report.get("strategy"),
+                       "report": ch_uri},
+        "champion": None, "metrics": {}, "notes": [], "same_window": None, "same_data": None,
     }
-    ch_head = _headline(ch_report)
     if champion_arn is None:
-        result["metrics"] = {k: {"challenger": v, "champion": None, "delta": None, "better": None}
-                             for k, v in ch_head.items()}
+        result["metrics"] = metric_table(_headline(ch_report), None)
         result["notes"].append("no approved champion: nothing to compare against")
         return result
-    champion = describe_package(champion_arn, sm)
-    cp_uri = report_uri_of(champion)
-    if not cp_uri:
-        raise RegistryError(f"model package {champion_arn} has no evaluation report in ModelMetrics")
-    cp_report = read_report(cp_uri, s3)
+    champion, cp_uri, cp_report = _package_report(champion_arn, sm, s3)
     result["champion"] = {"arn": champion_arn, "status": champion.get("ModelApprovalStatus"),
-                          "strategy": cp_report.get("strategy"), "report": cp_uri}
-    cp_head = _headline(cp_report)
+                          "version": champion.get("ModelPackageVersion"), "strategy": cp_report.get("strategy"),
+                          "report": cp_uri}
+    result["metrics"] = metric_table(_headline(ch_report), _headline(cp_report))
     wins = {"challenger": 0, "champion": 0}
-    for name in HEADLINE_METRICS:
-        a, b = ch_head[name], cp_head[name]
-        better = None
-        delta = None if a is None or b is None else a - b
-        if delta is not None and name in LOWER_IS_BETTER | ABS_LOWER_IS_BETTER:
-            sa, sb = (abs(a), abs(b)) if name in ABS_LOWER_IS_BETTER else (a, b)
-            better = "equal" if math.isclose(sa, sb) else ("challenger" if sa < sb else "champion")
-            if better in wins:
-                wins[better] += 1
-        result["metrics"][name] = {"challenger": a, "champion": b, "delta": delta, "better": better}
+    for m in result["metrics"].values():
+        if m["better"] in wins:
+            wins[m["better"]] += 1
     result["wins"] = wins
-    for key in ("evaluation_window", "eval_start", "eval_end", "weather"):
-        if key in ch_report and key in cp_report and ch_report[key] != cp_report[key]:
-            result["notes"].append(f"{key} differs ({ch_report[key]} vs {cp_report[key]}): "
-                                   "the two were not evaluated on the same basis")
+    result["same_window"] = same_window(ch_report, champion_arn)
+    result["same_data"], notes = _data_notes(ch_report, cp_report)
+    result["notes"] += notes
+    if result["same_window"] is None:
+        scored = (ch_report.get("champion") or {}).get("model_package_arn")
+        result["notes"].append(
+            f"the challenger's evaluation scored {scored} on its rows, not this champion" if scored else
+            "the challenger's evaluation did not score this champion on its rows: no same-window comparison")
+    if "weather" in ch_report and "weather" in cp_report and ch_report["weather"] != cp_report["weather"]:
+        result["notes"].append(f"weather differs ({ch_report['weather']} vs {cp_report['weather']})")
     return result

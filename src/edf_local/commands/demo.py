@@ -50,11 +50,14 @@ def _demo(args: argparse.Namespace) -> int:
     import boto3
 
     from edf.commands.models import decide, render_evaluation, show_package
+    from edf_local.progress import WorkflowProgress
     from edf_local.runtime import LocalRuntime, format_timings
 
     started = time.perf_counter()
     timings: dict[str, Any] = {}
-    with LocalRuntime(buildings=args.buildings, workdir=args.workdir) as rt:
+    progress = WorkflowProgress()  # states done: a bar on a terminal, '[progress]' lines otherwise
+    with LocalRuntime(buildings=args.buildings, workdir=args.workdir, printer=progress.print,
+                      state_listener=progress.state) as rt:
         sm = boto3.client("sagemaker", region_name=rt.region)
         s3 = boto3.client("s3", region_name=rt.region)
 
@@ -65,13 +68,12 @@ def _demo(args: argparse.Namespace) -> int:
             training_input["start_date"] = (end - dt.timedelta(days=args.days)).isoformat()
             print(f"training window: the last {args.days} days of data (from {training_input['start_date']}); "
                   "evaluation on the final days of it")
-        training = rt.run("training", training_input, execution_name=f"demo-training-{_stamp()}")
+        with progress.run("training", rt.definition("training")):
+            training = rt.run("training", training_input, execution_name=f"demo-training-{_stamp()}")
         timings["training"] = training
         if not training.succeeded:
             print(f"training failed: {training.error}: {training.cause}")
-            report = ((training.output or {}).get("evaluation") or {}).get("report")
-            if report is None and training.error == "EDF.EvaluationFailed":
-                report = _failed_report(rt, training.name, s3)
+            report = _failed_report(rt, training.name, s3) if training.error == "EDF.EvaluationFailed" else None
             if report:
                 print(render_evaluation(report))
                 print("nothing was registered; try the whole year (--days 0) or another --strategy")
@@ -94,8 +96,9 @@ def _demo(args: argparse.Namespace) -> int:
         inference_date = rt.processed_last_day
         _banner(f"4/4 inference workflow ({rt.cfg.name(rt.cfg.edf_inference_sfn_base)}) for {inference_date}, "
                 "the day after the data ends")
-        inference = rt.run("inference", {"inference_date": inference_date},
-                           execution_name=f"demo-inference-{_stamp()}")
+        with progress.run("inference", rt.definition("inference")):
+            inference = rt.run("inference", {"inference_date": inference_date},
+                               execution_name=f"demo-inference-{_stamp()}")
         timings["inference"] = inference
         if not inference.succeeded:
             print(f"inference failed: {inference.error}: {inference.cause}")

@@ -75,18 +75,21 @@ def portfolio_from_args(args: argparse.Namespace):
 
 
 def _run(args: argparse.Namespace) -> int:
+    from edf_local.progress import WorkflowProgress
     from edf_local.runtime import LocalRuntime
 
     inputs = _parse_inputs(args.input)
     portfolio = portfolio_from_args(args)
     failed = False
+    progress = WorkflowProgress()  # states done: a bar on a terminal, '[progress]' lines otherwise
     with LocalRuntime(config_path=args.config, buildings=args.buildings, workdir=args.workdir,
-                      portfolio=portfolio) as rt:
+                      portfolio=portfolio, printer=progress.print, state_listener=progress.state) as rt:
         for workflow in args.workflows:
             run_input = dict(inputs.get(workflow, {}))
             if workflow == "inference" and "inference_date" not in run_input and rt.processed_last_day:
                 run_input["inference_date"] = rt.processed_last_day
-            execution = rt.run(workflow, run_input)
+            with progress.run(workflow, rt.definition(workflow)):
+                execution = rt.run(workflow, run_input)
             if not execution.succeeded:
                 print(f"{workflow} FAILED: {execution.error}: {execution.cause}")
                 failed = True
