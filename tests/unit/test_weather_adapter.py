@@ -17,6 +17,7 @@ from moto import mock_aws
 from weather_server import FakeOpenMeteo, fixture
 
 from edf.config import load_config
+from edf.weather.factory import build_provider
 from edf.weather.file_provider import FileProvider
 from edf.weather.http import HttpClient, RequestBudget, RequestStats
 from edf.weather.open_meteo import OpenMeteoProvider, forecast_days, parse_forecast
@@ -27,7 +28,6 @@ from edf.weather.providers import (
     ProviderRequestError,
     ProviderResponseError,
     ProviderUnavailable,
-    build_provider,
 )
 
 CELL_A = GridCell(52.5, 13.4)

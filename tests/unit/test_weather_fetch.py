@@ -150,12 +150,16 @@ def _handler():
 
 def test_lambda_writes_the_forecast_to_s3_and_prints_its_metrics(deployed, capsys):
     cfg, server, s3 = deployed
-    summary = _handler()({"issue_time": ISSUE.isoformat()}, None)
+    summary = _handler()({"issue_time": ISSUE.isoformat(), "correlation_id": "weather-test-1"}, None)
     assert summary["cells"] == 2 and summary["cells_failed"] == 0 and summary["buildings"] == 4
     assert summary["uri"] == cfg.s3_path("s3_raw_weather_fcst_path") + \
         "issue_date=2026-11-20/weather_forecast_20261120T233000Z.parquet"
     assert len(read_weather_file(summary["uri"])) == 4 * cfg.edf_weather.fetch_hours
-    docs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    out = capsys.readouterr().out
+    logs = [json.loads(line) for line in out.splitlines() if '"correlation_id"' in line]
+    assert any(r["message"] == "weather fetch finished" and r["correlation_id"] == "weather-test-1" and
+               r["service"] == "edf-weather-fetcher" for r in logs)
+    docs = [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
     assert docs and value(docs[0], "FetchFailures") == 0 and value(docs[0], "CellsFetched") == 2
     assert docs[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == cfg.edf_weather.metrics_namespace
 

@@ -26,10 +26,10 @@ from edf.config import load_config
 from edf.data.topology import read_topology
 from edf.logging import configure_logging, correlation_id_from_event, get_logger
 from edf.monitoring.emf import emf_lines
+from edf.weather.factory import build_provider
 from edf.weather.fetch import FetchResult, WeatherFetchError, run_fetch
 from edf.weather.http import HttpClient, RequestStats
 from edf.weather.metrics import fetch_emf_documents
-from edf.weather.providers import build_provider
 
 log = get_logger(__name__)
 ENVIRONMENT_ENV = "EDF_ENVIRONMENT"
