@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> dict:
     from edf.features.io import spark_read_parquet, write_parquet
     from edf.features.pipeline import build_inference_features, build_training_features, cast_processed
     from edf.features.spark_session import get_spark
+    from edf.features.weather_inputs import inference_weather
 
     cfg = job_config(args)
     fe = cfg.edf_feature_eng
@@ -94,9 +95,9 @@ def run(args: argparse.Namespace) -> dict:
             last = processed.agg(F.max(c.TIMESTAMP)).first()[0]
             origin = (last + dt.timedelta(hours=1)).replace(minute=0, second=0, microsecond=0)
             origin = (origin + dt.timedelta(days=1)).replace(hour=0) if origin.hour else origin
-        weather = None
-        if args.weather_forecast and Path(args.weather_forecast).exists() and any(Path(args.weather_forecast).rglob("*.parquet")):
-            weather = spark_read_parquet(spark, args.weather_forecast)
+        # weather: the freshness rule and each building's weather_source (edf.features.weather_inputs)
+        weather, weather_summary = inference_weather(spark, args.weather_forecast, topology, origin, horizon,
+                                                     cfg.edf_weather.freshness, out)
         feats = build_inference_features(spark, processed, topology, fe, origin, horizon, weather,
                                          lookback_days=cfg.common_feature_eng.lookback_days_default)
         write_parquet(feats, out / "inference")
@@ -105,6 +106,7 @@ def run(args: argparse.Namespace) -> dict:
         write_parquet(history, out / "series")
         rows = spark_read_parquet(spark, out / "inference").count()
         summary.update(origin=origin.isoformat() + "Z", horizon_hours=horizon, rows=rows)
+        summary["weather"] = weather_summary
     summary["seconds"] = round(time.time() - started, 2)
     (out / "_summary.json").write_text(json.dumps(summary, indent=2))
     log.info("features done: %s", summary)

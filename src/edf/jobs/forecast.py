@@ -6,7 +6,8 @@
 
 ``--features`` holds ``inference/`` and ``series/`` from the features job. Writes
 ``forecasts.parquet`` with exactly ``edf.data.outputs.FORECAST_COLUMNS``: series "consumption" for
-every building, "solar" for buildings with ``pv_capacity_kw > 0`` (exactly 0 at night).
+every building, "solar" for buildings with ``pv_capacity_kw > 0`` (exactly 0 at night); each row's
+``weather_source`` comes from ``weather/sources/`` of the features output.
 """
 
 from __future__ import annotations
@@ -41,8 +42,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None, run_id: str, model_version: str,
-                   issue_time: pd.Timestamp) -> pd.DataFrame:
-    """Predict every target in the bundle and shape the rows as FORECAST_COLUMNS."""
+                   issue_time: pd.Timestamp, weather_sources: dict[str, str] | None = None) -> pd.DataFrame:
+    """Predict every target in the bundle and shape the rows as FORECAST_COLUMNS.
+
+    ``weather_sources`` (building -> label, from the features job) fills ``weather_source``: a
+    building it does not list got no weather (``none``); without it (features from an older job
+    image) the source is ``unknown`` rather than a guess.
+    """
     from edf.data import contract as c
     from edf.data.outputs import FORECAST_COLUMNS, SERIES_OF_TARGET
     from edf.data.topology import pv_mask
@@ -67,15 +73,26 @@ def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None
     out["run_id"] = run_id
     out["issue_time"] = issue_time
     out["lead_hours"] = out["lead_hours"].astype("int32")
+    out["weather_source"] = weather_source_column(out["building_id"], weather_sources)
     for col in ("timestamp_hour", "origin_time", "issue_time"):
         out[col] = pd.to_datetime(out[col], utc=True)
-    for col in ("building_id", "grid_area", "series", "strategy", "model_version", "run_id"):
+    for col in ("building_id", "grid_area", "series", "strategy", "model_version", "run_id", "weather_source"):
         out[col] = out[col].astype("object")
     return out[list(FORECAST_COLUMNS)]
 
 
+def weather_source_column(buildings: pd.Series, sources: dict[str, str] | None) -> pd.Series:
+    """Each row's weather source from the features job's per-building labels (see forecast_frame)."""
+    from edf.data.outputs import WEATHER_SOURCE_NONE, WEATHER_SOURCE_UNKNOWN
+
+    if sources is None:
+        return pd.Series(WEATHER_SOURCE_UNKNOWN, index=buildings.index, dtype="object")
+    return buildings.astype(str).map(sources).fillna(WEATHER_SOURCE_NONE).astype("object")
+
+
 def run(args: argparse.Namespace) -> dict:
     from edf.data.io import read_parquet, write_parquet
+    from edf.features.weather_inputs import read_sources
     from edf.models.base import utc_keys
     from edf.models.bundle import load_bundle
 
@@ -85,11 +102,13 @@ def run(args: argparse.Namespace) -> dict:
     features = Path(args.features)
     rows = utc_keys(read_parquet(features / "inference"))
     series = utc_keys(read_parquet(features / "series", required=False))
-    frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue)
+    frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue,
+                           weather_sources=read_sources(features))
     out = Path(args.output)
     write_parquet(frame, out / FORECAST_FILE)
     summary = {"rows": len(frame), "buildings": int(frame["building_id"].nunique()),
-               "series": frame["series"].value_counts().to_dict(), "run_id": args.run_id}
+               "series": frame["series"].value_counts().to_dict(), "run_id": args.run_id,
+               "weather_sources": frame.drop_duplicates("building_id")["weather_source"].value_counts().to_dict()}
     (out / "_forecast_summary.json").write_text(json.dumps(summary, indent=2))
     log.info("forecasts written: %s", summary)
     return summary
