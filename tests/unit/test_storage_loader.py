@@ -30,7 +30,8 @@ def forecasts_frame(run_id="run-1", hours=24, buildings=("b-1", "b-2")) -> pd.Da
                              "timestamp_hour": T0 + pd.Timedelta(hours=h), "origin_time": T0, "lead_hours": h,
                              "yhat": y, "yhat_lower": y - 0.3, "yhat_upper": y + 0.4, "strategy": "xgboost",
                              "model_version": "arn:aws:sagemaker:eu-central-1:1:model-package/g/3",
-                             "issue_time": T0 - pd.Timedelta(hours=1), "run_id": run_id})
+                             "issue_time": T0 - pd.Timedelta(hours=1), "run_id": run_id,
+                             "weather_source": "forecast" if b == "b-1" else "stale:26h"})
     df = pd.DataFrame(rows)
     assert list(df.columns) == list(FORECAST_COLUMNS)
     df["lead_hours"] = df["lead_hours"].astype("int32")
@@ -105,3 +106,14 @@ def test_loader_keeps_utc_instants():
     rows = forecast_rows(forecasts_frame(hours=2, buildings=("b-1",)), "run-1")
     assert rows[1].timestamp_hour == dt.datetime(2026, 6, 1, 1, tzinfo=dt.UTC)
     assert rows[0].model_version.endswith("/3") and rows[0].lead_hours == 0
+
+
+def test_loader_carries_the_weather_source_and_says_unknown_for_older_outputs(caplog):
+    rows = forecast_rows(forecasts_frame(hours=2), "run-1")
+    assert {(r.building_id, r.weather_source) for r in rows} == {("b-1", "forecast"), ("b-2", "stale:26h")}
+    legacy = forecast_rows(forecasts_frame(hours=2).drop(columns=["weather_source"]), "run-1")
+    assert {r.weather_source for r in legacy} == {"unknown"}
+    assert "older job image" in caplog.text
+    bad = forecast_rows(forecasts_frame(hours=2).assign(weather_source="sunny"), "run-1")
+    with pytest.raises(InvalidValueError, match="weather_source"):  # every store validates rows before writing
+        bad[0].validated()

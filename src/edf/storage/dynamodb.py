@@ -41,6 +41,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+from edf.data.outputs import WEATHER_SOURCE_UNKNOWN
 from edf.storage.base import (
     BuildingInfo,
     ForecastPoint,
@@ -143,6 +144,7 @@ class DynamoDBForecastStore:
             item["lh"] = {"N": str(int(r.lead_hours))}
         if r.origin_time is not None:
             item["ot"] = {"S": iso_z(r.origin_time)}
+        item["ws"] = {"S": r.weather_source}  # weather source (issue 15)
         return item
 
     def _aggregate_items(self, forecasts: Sequence[ForecastRow]) -> list[dict[str, Any]]:
@@ -266,7 +268,8 @@ class DynamoDBForecastStore:
         return ForecastPoint(
             timestamp_hour=parse_iso_z(item["th"]["S"]), yhat=float(item["y"]["N"]),
             yhat_lower=float(item["lo"]["N"]), yhat_upper=float(item["hi"]["N"]),
-            issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"])
+            issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"],
+            weather_source=item.get("ws", {}).get("S", WEATHER_SOURCE_UNKNOWN))
 
     def building_series(self, building_id: str, series: str, start: dt.datetime,
                         end: dt.datetime) -> list[ForecastPoint]:
@@ -277,7 +280,7 @@ class DynamoDBForecastStore:
             KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
             ExpressionAttributeValues={":p": {"S": f"F#{building_id}#{series}"}, ":a": {"S": iso_z(start)},
                                        ":b": {"S": iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX}},
-            ProjectionExpression="th, y, lo, hi, it, r, mv")
+            ProjectionExpression="th, y, lo, hi, it, r, mv, ws")
         return newest_per_hour(self._point(it) for it in items)
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from edf.data.io import read_parquet
-from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS
+from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS, WEATHER_SOURCE_UNKNOWN
 from edf.storage.base import ForecastRow, ForecastStore, InvalidValueError, RecommendationRow, WriteResult
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,7 @@ def forecast_rows(df: pd.DataFrame, run_id: str, model_version: str | None = Non
 
     ``model_version`` (the workflow's) fills rows whose own ``model_version`` is empty.
     """
+    df = _with_weather_source(df)
     _check_columns(df, FORECAST_COLUMNS, "forecasts.parquet")
     other = set(df["run_id"].astype(str)) - {run_id}
     if other:
@@ -56,8 +57,18 @@ def forecast_rows(df: pd.DataFrame, run_id: str, model_version: str | None = Non
             yhat_upper=float(r.yhat_upper), issue_time=_utc(r.issue_time), run_id=run_id,
             model_version=str(r.model_version if isinstance(r.model_version, str) and r.model_version else (model_version or "unknown")), strategy=str(r.strategy or ""),
             origin_time=_utc(r.origin_time) if not pd.isna(r.origin_time) else None,
-            lead_hours=int(lead) if lead is not None and not (isinstance(lead, float) and math.isnan(lead)) else None))
+            lead_hours=int(lead) if lead is not None and not (isinstance(lead, float) and math.isnan(lead)) else None,
+            weather_source=str(r.weather_source)))
     return rows
+
+
+def _with_weather_source(df: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts from a job image older than the weather_source column load as ``unknown`` (said, not guessed)."""
+    if "weather_source" in df.columns:
+        return df.assign(weather_source=df["weather_source"].fillna(WEATHER_SOURCE_UNKNOWN))
+    log.warning("forecasts.parquet has no weather_source column (written by an older job image): rows load "
+                "as %r", WEATHER_SOURCE_UNKNOWN)
+    return df.assign(weather_source=WEATHER_SOURCE_UNKNOWN)
 
 
 def recommendation_rows(df: pd.DataFrame, run_id: str) -> list[RecommendationRow]:

@@ -64,6 +64,7 @@ CREATE INDEX IF NOT EXISTS forecasts_newest_idx
 CREATE INDEX IF NOT EXISTS forecasts_area_idx
     ON {schema}.forecasts (grid_area, series, timestamp_hour);
 CREATE INDEX IF NOT EXISTS forecasts_run_idx ON {schema}.forecasts (run_id);
+ALTER TABLE {schema}.forecasts ADD COLUMN IF NOT EXISTS weather_source text NOT NULL DEFAULT 'unknown';
 CREATE TABLE IF NOT EXISTS {schema}.recommendations (
     run_id                 text NOT NULL,
     building_id            text NOT NULL,
@@ -90,7 +91,8 @@ CREATE INDEX IF NOT EXISTS buildings_area_idx ON {schema}.buildings (grid_area);
 """
 
 F_COLS = ("building_id", "series", "timestamp_hour", "run_id", "grid_area", "issue_time", "origin_time",
-          "lead_hours", "yhat", "yhat_lower", "yhat_upper", "strategy", "model_version", "write_id")
+          "lead_hours", "yhat", "yhat_lower", "yhat_upper", "strategy", "model_version", "write_id",
+          "weather_source")
 R_COLS = ("run_id", "building_id", "kind", "timestamp_hour", "action", "grid_area", "kw",
           "expected_reduction_kwh", "expected_saving", "issue_time", "write_id")
 
@@ -166,7 +168,7 @@ class PostgresForecastStore:
                 for r in forecasts:
                     copy.write_row((r.building_id, r.series, r.timestamp_hour, r.run_id, r.grid_area, r.issue_time,
                                     r.origin_time, r.lead_hours, r.yhat, r.yhat_lower, r.yhat_upper, r.strategy,
-                                    r.model_version, write_id))
+                                    r.model_version, write_id, r.weather_source))
             updates = self._sql.SQL(", ").join(
                 self._sql.SQL("{c} = EXCLUDED.{c}").format(c=self._sql.Identifier(c))
                 for c in F_COLS if c not in ("building_id", "series", "timestamp_hour", "run_id"))
@@ -227,11 +229,11 @@ class PostgresForecastStore:
         start, end = check_range(start, end)
         rows = self._rows(
             "SELECT DISTINCT ON (timestamp_hour) timestamp_hour, yhat, yhat_lower, yhat_upper, issue_time, "
-            "model_version, run_id FROM {schema}.forecasts "
+            "model_version, run_id, weather_source FROM {schema}.forecasts "
             "WHERE building_id = %s AND series = %s AND timestamp_hour >= %s AND timestamp_hour < %s "
             "ORDER BY timestamp_hour, issue_time DESC, run_id DESC", (building_id, series, start, end))
-        return [ForecastPoint(h.astimezone(dt.UTC), y, lo, hi, it.astimezone(dt.UTC), mv, r)
-                for h, y, lo, hi, it, mv, r in rows]
+        return [ForecastPoint(h.astimezone(dt.UTC), y, lo, hi, it.astimezone(dt.UTC), mv, r, ws)
+                for h, y, lo, hi, it, mv, r, ws in rows]
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                          end: dt.datetime) -> list[PortfolioPoint]:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from edf.data.outputs import WEATHER_SOURCE_UNKNOWN
 from edf.storage.base import (
     BuildingInfo,
     ForecastPoint,
@@ -59,7 +60,7 @@ _IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{3,256}$")
 _LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TRANSIENT = ("throttl", "internal", "timeout", "timed out", "try again", "unavailable")
 F_DIMS = ["building_id", "grid_area", "series", "target_hour", "run_id"]
-F_MEASURES = ["target_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy"]
+F_MEASURES = ["target_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy", "weather_source"]
 R_DIMS = ["building_id", "grid_area", "kind", "action", "target_hour", "run_id"]
 R_MEASURES = ["target_time", "kw", "expected_reduction_kwh", "expected_saving"]
 
@@ -199,7 +200,8 @@ class TimestreamForecastStore:
                    "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
                    "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
                    "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
-                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in forecasts]
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id,
+                   "weather_source": r.weather_source} for r in forecasts]
         r_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
                    "expected_reduction_kwh": float(r.expected_reduction_kwh),
                    "expected_saving": float(r.expected_saving), "building_id": r.building_id,
@@ -245,8 +247,9 @@ class TimestreamForecastStore:
         check_series(series)
         start, end = check_range(start, end)
         return (
-            "SELECT target_hour, yhat, yhat_lower, yhat_upper, time AS issue_time, model_version, run_id FROM ("
-            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id,"
+            "SELECT target_hour, yhat, yhat_lower, yhat_upper, time AS issue_time, model_version, run_id,"
+            " weather_source FROM ("
+            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id, weather_source,"
             " ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY time DESC, run_id DESC) AS rn"
             f" FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
             f" AND building_id = {_lit(building_id)} AND series = {_lit(series)}"
@@ -259,7 +262,8 @@ class TimestreamForecastStore:
         rows = self.query(self.building_series_sql(building_id, series, start, end))
         return [ForecastPoint(dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
                               float(r["yhat"]), float(r["yhat_lower"]), float(r["yhat_upper"]),
-                              _parse_time(r["issue_time"]), r["model_version"], r["run_id"]) for r in rows]
+                              _parse_time(r["issue_time"]), r["model_version"], r["run_id"],
+                              r.get("weather_source") or WEATHER_SOURCE_UNKNOWN) for r in rows]
 
     def portfolio_series_sql(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                              end: dt.datetime) -> str:
