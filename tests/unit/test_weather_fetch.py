@@ -184,3 +184,23 @@ def test_lambda_setup_failure_emits_a_fetch_failure(deployed, monkeypatch):
     with pytest.raises(Exception, match="needs a key"):
         fetch_once(keyed, ISSUE, emit=lines.append)
     assert value(json.loads(lines[0]), "FetchFailures") == 1
+
+
+def test_cli_fetch_with_the_file_provider_then_validate(tmp_path, topology, capsys):
+    from edf.cli import main
+    from edf.data.io import write_parquet
+    from edf_local.weather import RECORDED_FORECAST
+
+    topo = tmp_path / "topology.csv"
+    topology.to_csv(topo, index=False)  # the bundled homes (Fontana) and the SERF array (Golden, not recorded)
+    code = main(["weather", "fetch", "--provider", "file", "--file", str(RECORDED_FORECAST), "--topology", str(topo),
+                 "--output", str(tmp_path / "wf"), "--issue-time", "2017-08-01T23:30:00Z"])
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 1  # the SERF array's cell is not in the recording: reported, and the exit code says so
+    assert summary["cells_fetched"] == 1 and summary["failure_kinds"] == {"not_recorded": 1}
+    assert summary["provider"] == "file:open_meteo_fontana.json" and summary["buildings"] == 17
+    assert main(["weather", "validate", str(tmp_path / "wf")]) == 0
+    assert "VALID" in capsys.readouterr().out
+    write_parquet(read_weather_file(summary["uri"]).assign(humidity=0.5 * 300), tmp_path / "bad" / "x.parquet")
+    assert main(["weather", "validate", str(tmp_path / "bad")]) == 1
+    assert "[out_of_range] column 'humidity'" in capsys.readouterr().out

@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "weather" / "open_meteo"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "weather" / "open_meteo"
 
 
 def fixture(name: str) -> dict:
