@@ -229,6 +229,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           }
         },
       ],
+      local.weather_widgets,
     )
   })
 }

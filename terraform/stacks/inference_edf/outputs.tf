@@ -52,3 +52,13 @@ output "alarm_names" {
   description = "Alarms created."
   value       = module.monitoring.alarm_names
 }
+
+output "weather_fetcher_function_name" {
+  description = "Weather-forecast fetcher Lambda (null when enable_weather_fetcher is false)."
+  value       = local.weather_enabled ? module.weather_fetcher[0].function_name : null
+}
+
+output "weather_fetch_schedule_name" {
+  description = "EventBridge Scheduler schedule of the weather fetcher (null when disabled)."
+  value       = local.weather_enabled ? aws_scheduler_schedule.weather_fetch[0].name : null
+}

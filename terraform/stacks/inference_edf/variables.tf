@@ -207,3 +207,9 @@ variable "cognito_advanced_security_mode" {
   type        = string
   default     = "OFF"
 }
+
+variable "enable_weather_fetcher" {
+  description = "Deploy the weather-forecast fetcher and its schedule (false when ingestion already fills edf-inputs/weather-forecast/)."
+  type        = bool
+  default     = true
+}
