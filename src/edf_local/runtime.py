@@ -35,6 +35,7 @@ import yaml
 from edf.config import DEFAULT_CONFIG_PATH, EDFConfig, deep_merge, parse_config
 from edf.logging import CORRELATION_ENV, configure_logging
 from edf_local.functions import REPO_ROOT, function_arn, function_name, workflow_functions
+from edf_local.weather import local_weather_overrides
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +152,9 @@ class LocalRuntime:
         image_commands: Mapping[str, list[str]] | None = None,
     ) -> None:
         source = Path(config_path or DEFAULT_CONFIG_PATH)
-        self.raw_config = deep_merge(yaml.safe_load(source.read_text()), config_overrides or {})
+        # the local deployment's weather provider replays a recorded forecast (edf_local.weather)
+        self.raw_config = deep_merge(deep_merge(yaml.safe_load(source.read_text()), local_weather_overrides()),
+                                     config_overrides or {})
         self.cfg = parse_config(self.raw_config, str(source))
         self.buildings = list(buildings) if buildings else None
         self._workdir = Path(workdir) if workdir else None
@@ -166,6 +169,7 @@ class LocalRuntime:
         self.emulator: Any = None
         self.provisioned: dict[str, str] = {}
         self.processed_last_day: str | None = None  # ISO date of the first UTC day AFTER the uploaded data
+        self.weather: dict[str, Any] | None = None  # summary of the weather fetch done at start
         self.invoker: Any = None
         self.runner: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -300,13 +304,20 @@ class LocalRuntime:
         buf = io.StringIO()
         topology.to_csv(buf, index=False)
         _put_bytes(s3, buf.getvalue().encode(), calendar_uri + "topology.csv")
-        # The bundled homes have no weather forecast (their weather is not from the meter days);
-        # SageMaker refuses an empty input prefix, so say so in a file the features job ignores.
-        _put_bytes(s3, b"No weather forecast is bundled for the CityLearn homes; inference uses calendar "
-                       b"and history features only.\n", weather_uri + WEATHER_PLACEHOLDER_KEY)
+        # SageMaker refuses an empty input prefix: a file the features job ignores keeps it non-empty
+        # even when the fetch below writes nothing.
+        _put_bytes(s3, b"Weather forecasts written by the weather fetcher (issue_date=.../*.parquet).\n",
+                   weather_uri + WEATHER_PLACEHOLDER_KEY)
+        self.weather = self.fetch_weather(self.processed_last_day)  # edf_local.weather: the fetcher Lambda
         self._print(f"[local] uploaded {homes['building_id'].nunique()} homes ({len(homes)} rows) to "
                     f"{processed_uri}, topology to {calendar_uri}, config to {self.config_uri}")
         return {"processed": processed_uri, "topology": calendar_uri, "weather": weather_uri, "config": self.config_uri}
+
+    def fetch_weather(self, inference_date: str) -> dict[str, Any] | None:
+        """Run the weather fetcher Lambda as its schedule would have just before ``inference_date``'s origin."""
+        from edf_local.weather import fetch_weather, issue_time_for
+
+        return fetch_weather(self, issue_time_for(self.cfg, inference_date))
 
     # ------------------------------------------------------------------ running
     def run(self, workflow: str, run_input: Mapping[str, Any] | None = None,
