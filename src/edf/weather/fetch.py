@@ -66,8 +66,9 @@ class FetchResult:
 
     @property
     def failed(self) -> bool:
-        """Any cell failed or any building had no location: the fetch-failure metric is 1."""
-        return bool(self.failures) or bool(self.buildings_without_location) or self.uri is None
+        """Any cell failed or nothing was written: the fetch-failure metric is 1. (Buildings without
+        coordinates are a topology problem, counted in their own metric and the summary.)"""
+        return bool(self.failures) or self.uri is None
 
     def newest_age_hours(self, now: pd.Timestamp) -> float | None:
         if self.newest_issue_time is None:

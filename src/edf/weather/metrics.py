@@ -6,7 +6,7 @@ config's ``env_suffix``, so two environments in one account alarm separately). P
 =============================  =============================================================
 metric                         meaning (alarm in terraform/modules/monitoring/weather.tf)
 =============================  =============================================================
-``FetchFailures``              1 when any cell failed or any building had no location, else 0
+``FetchFailures``              1 when any cell failed or nothing was written, else 0
 ``CellsRequested/Fetched/      cells of the run, answered, failed
 Failed``
 ``BuildingsWithoutLocation``   topology buildings without usable coordinates
