@@ -146,6 +146,11 @@ class TrainingConfig(_Section):
     random_seed: int = 42
     train_start_date: dt.date | None = None
     train_end_date: dt.date | None = None
+    # Training memory is bounded as the portfolio grows: above this many feature rows the training (and
+    # evaluation) jobs keep a deterministic sample of whole (building, origin) forecasts (edf.models.sampling).
+    # None = no cap. 4 M rows of ~70 features is about 2.5 GB in pandas.
+    max_training_rows: int | None = Field(4_000_000, ge=10_000)
+    training_sample_seed: int = 7
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
 
     @field_validator("default_strategy", "solar_strategy")
@@ -195,6 +200,8 @@ class LambdaShared(_Section):
     get_model_timeout: int = Field(30, ge=1, le=900)
     create_sm_model_memory: int = Field(128, ge=128, le=10240)
     create_sm_model_timeout: int = Field(60, ge=1, le=900)
+    register_model_memory: int = Field(256, ge=128, le=10240)
+    register_model_timeout: int = Field(60, ge=1, le=900)
 
 
 class PostgresSettings(_Section):
@@ -227,6 +234,10 @@ class StorageConfig(_Section):
     create_missing: bool = False
     timestream_recommendations_table: str = "BuildingRecommendations"
     timestream_write_threads: int = Field(4, ge=1, le=32)
+    # Parallel BatchWriteItem calls of the load: a 10,000-building run is 57,600 batches of 25.
+    dynamodb_write_threads: int = Field(8, ge=1, le=64)
+    # Rows the load reads, validates and writes at a time: its memory is bounded by this, not the run.
+    load_chunk_rows: int = Field(20_000, ge=1_000, le=500_000)
     timestream_max_retries: int = Field(3, ge=0, le=10)
     # Timestream queries bound the scanned issue times to [start - max_lead, end).
     max_lead_hours: int = Field(168, ge=1, le=720)
@@ -240,14 +251,26 @@ class ServingConfig(_Section):
     tenant_registry_uri: str | None = None
     tenant_registry_cache_seconds: int = Field(300, ge=0, le=86400)
     max_range_days: int = Field(31, ge=1, le=366)
+    # Items per page of the B2B list endpoints when the caller gives no `limit` (at most 1,000).
+    page_limit_default: int = Field(1000, ge=1, le=1000)
     # Cognito claim that carries the resident's building id.
     building_claim: str = "custom:building_id"
     # Best hours for flexible appliances returned by the B2C API.
     appliance_hours: int = Field(3, ge=1, le=12)
     appliance_kwh: float = Field(1.0, gt=0, le=20)
-    # Local emulation only (`edf serve`): HMAC key file for tokens from `edf local token`.
-    local_signing_key_path: str = "~/.edf/local_signing_key"
-    local_token_ttl_hours: int = Field(24, ge=1, le=24 * 30)
+    # Retry-After (seconds) of the 503 answered when the store or the tenant registry is unavailable.
+    retry_after_seconds: int = Field(5, ge=1, le=3600)
+    # CloudWatch EMF namespace of the APIs' own metrics (tenant registry health; alarms in Terraform).
+    metrics_namespace: str = Field("EDF/Serving", pattern=r"^[A-Za-z0-9/_.#:-]{1,255}$")
+    # Building topology (CSV/Parquet file or prefix) for residents' time zones when the token's
+    # zoneinfo claim is missing or invalid; null = s3_raw_calendar_path.
+    topology_uri: str | None = None
+    topology_cache_seconds: int = Field(3600, ge=0, le=86400)
+    # Local emulation only (`edf serve`, `edf local token`): where `edf serve` records the emulator
+    # endpoint and the local Cognito user pool, so `edf local token` in another shell finds them.
+    local_state_path: str = "~/.edf/local_api.json"
+    # ID-token validity set on the local app client (Cognito allows 5 minutes to 1 day; moto issues 1 h).
+    local_token_ttl_hours: int = Field(24, ge=1, le=24)
     local_port: int = Field(8080, ge=0, le=65535)
 
 

@@ -34,5 +34,17 @@ def workflow_functions(cfg: EDFConfig, lambdas_dir: Path = LAMBDAS_DIR) -> dict[
             for field, directory in WORKFLOW_FUNCTIONS.items()}
 
 
+def workflow_function_limits(cfg: EDFConfig) -> dict[str, tuple[int, int]]:
+    """Function name -> (memory MB, timeout s) as Terraform deploys them (both read the config)."""
+    shared, inf = cfg.lambda_shared, cfg.edf_inference
+    by_field = {
+        "lambda_register_edf_func_base": (shared.register_model_memory, shared.register_model_timeout),
+        "lambda_get_model_func_base": (shared.get_model_memory, shared.get_model_timeout),
+        "lambda_create_sm_model_func_base": (shared.create_sm_model_memory, shared.create_sm_model_timeout),
+        "lambda_load_forecasts_func_base": (inf.load_forecasts_lambda_memory, inf.load_forecasts_lambda_timeout),
+    }
+    return {function_name(cfg, field): by_field[field] for field in WORKFLOW_FUNCTIONS}
+
+
 def function_arn(cfg: EDFConfig, base_field: str, account: str, region: str | None = None) -> str:
     return f"arn:aws:lambda:{region or cfg.aws_region}:{account}:function:{function_name(cfg, base_field)}"

@@ -6,21 +6,27 @@ What it emulates, and only that:
   gateway would, with the body the OpenAPI document's gateway responses define); the Lambda then
   does its own tenant lookup from ``requestContext.identity.apiKey``;
 * the Cognito authorizer for ``/v1/me/*``: the ``Authorization`` token (optionally ``Bearer``-
-  prefixed) is verified with the local signing key (:mod:`edf_local.auth`) and its claims
-  are put in ``requestContext.authorizer.claims``, else 401;
+  prefixed) is an RS256 ID token of the emulator's user pool, verified against the pool's JWKS
+  (:mod:`edf_local.cognito`), and its claims are put in ``requestContext.authorizer.claims``,
+  else 401;
 * the static resident page under ``/app/`` and the OpenAPI document at ``/openapi.yaml``.
 
 ``start_server(cfg)`` runs it in a daemon thread (used by ``edf serve`` and at the end of
-``edf demo``); ``print_usage`` prints a ready-to-paste ``curl`` per API and the page's URL.
+``edf demo``); ``print_usage`` prints a ready-to-paste ``curl`` per API and the page's URL. Local
+tenants get random API keys on every start (printed, never well-known), and binding beyond
+loopback prints a warning: these keys and tokens protect nothing on a shared network.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 import json
 import logging
 import mimetypes
+import os
 import re
+import secrets
 import sys
 import threading
 import uuid
@@ -32,10 +38,12 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 from edf.serving import b2b, b2c
 from edf.serving.api import Dependencies, set_dependencies
 from edf.serving.tenants import CachedRegistry, TenantRegistry, key_hash
-from edf_local.auth import TokenError, issue_token, signing_key, verify_token
+from edf.serving.zones import TopologyZones
+from edf_local.cognito import LocalUserPool, TokenError, TokenVerifier, read_state
+from edf_local.limits import LAMBDA_PAYLOAD_BYTES, payload_bytes
 
 log = logging.getLogger(__name__)
-SERVING_DIR = Path(__file__).resolve().parent
+SERVING_DIR = Path(b2b.__file__).resolve().parent  # the page and the OpenAPI document ship with edf.serving
 STATIC_DIR = SERVING_DIR / "static"
 OPENAPI_PATH = SERVING_DIR / "openapi.yaml"
 
@@ -69,9 +77,11 @@ class _Context:
 class LocalApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], deps: Dependencies, key: bytes, api_keys: dict[str, str]):
+    def __init__(self, address: tuple[str, int], deps: Dependencies, verifier: TokenVerifier,
+                 api_keys: dict[str, str]):
         super().__init__(address, _Handler)
-        self.deps, self.signing_key, self.api_keys = deps, key, api_keys
+        self.deps, self.verifier, self.api_keys = deps, verifier, api_keys
+        self.user_pool = verifier.pool
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -154,7 +164,7 @@ class _Handler(BaseHTTPRequestHandler):
             raw = (self.headers.get("Authorization") or "").strip()
             token = raw[7:].strip() if raw.lower().startswith("bearer ") else raw
             try:
-                claims = verify_token(self.server.signing_key, token)
+                claims = self.server.verifier.verify(token)
             except TokenError:
                 return _error(401, "unauthorized", "Unauthorized")
             authorizer = {"claims": claims}
@@ -173,6 +183,11 @@ class _Handler(BaseHTTPRequestHandler):
         }
         handler = b2b.lambda_handler if api == "b2b" else b2c.lambda_handler
         resp = handler(event, _Context())
+        size = payload_bytes(resp)
+        if size > LAMBDA_PAYLOAD_BYTES:  # Lambda refuses the response; API Gateway answers 502
+            log.error("%s %s: Lambda response of %d bytes exceeds the 6 MB limit (AWS would answer 502)",
+                      method, path, size)
+            return _error(502, "bad_gateway", "Internal server error")
         headers = {k: v for k, v in (resp.get("headers") or {}).items()}
         for k, values in (resp.get("multiValueHeaders") or {}).items():
             headers.setdefault(k, ", ".join(values))
@@ -208,25 +223,56 @@ def _registry(cfg: Any, grid_areas: list[str] | None) -> tuple[Any, dict[str, st
     return TenantRegistry(document), keys
 
 
+def is_loopback(host: str) -> bool:
+    """True for localhost and loopback addresses; 0.0.0.0 / :: (every interface) are not."""
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _warn_if_exposed(host: str) -> None:
+    if not is_loopback(host):
+        message = (f"WARNING: the local API server binds {host}, beyond loopback: anyone who can reach this "
+                   "machine can call it. Its tokens are signed with the emulator's public key and its API keys "
+                   "are printed on the console; use 127.0.0.1 unless you know the network is yours.")
+        log.warning(message)
+        print(message, file=sys.stderr, flush=True)
+
+
 def start_server(cfg: Any, host: str = "127.0.0.1", port: int = 0, *, store: Any | None = None,
-                 grid_areas: list[str] | None = None) -> tuple[LocalApiServer, str]:
+                 grid_areas: list[str] | None = None, endpoint_url: str | None = None,
+                 zones: Any | None = None) -> tuple[LocalApiServer, str]:
     """Serve the APIs and the resident page in a daemon thread; returns ``(server, base_url)``.
 
     ``store`` defaults to ``open_store(cfg, local=True)`` (DynamoDB on ``AWS_ENDPOINT_URL`` by
-    default), whose tables are created when missing. Tenants come from the configured registry or,
-    when none is configured, one local tenant per grid area (``grid_areas``, default: the bundled
-    topology's) with the key ``edf-local-<area>``. Stop with ``server.shutdown()``.
+    default), whose tables are created when missing. ``endpoint_url`` (default ``AWS_ENDPOINT_URL``)
+    is the AWS emulator whose Cognito user pool issues and signs residents' tokens. Tenants come from
+    the configured registry or, when none is configured, one local tenant per grid area
+    (``grid_areas``, default: the bundled topology's) with a random key made for this server
+    (``server.api_keys``). Residents' fallback time zones come from ``zones`` (default: the bundled
+    topology). Stop with ``server.shutdown()``.
     """
     from edf.storage import open_store
 
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL")
+    if not endpoint_url:
+        raise ValueError("the local API needs the AWS emulator (AWS_ENDPOINT_URL) for its Cognito user pool")
     if store is None:
         store = open_store(cfg, local=True)
         store.ensure_schema(create=True)
     registry, api_keys = _registry(cfg, grid_areas)
-    deps = Dependencies(cfg, store, registry)
-    set_dependencies(deps)
-    key = signing_key(cfg.edf_serving.local_signing_key_path)
-    server = LocalApiServer((host, port), deps, key, api_keys)
+    if zones is None:
+        from edf.data.bundled import load_topology
+
+        zones = TopologyZones(load_topology())
+    set_dependencies(deps := Dependencies(cfg, store, registry, zones))
+    pool = LocalUserPool.ensure(endpoint_url, cfg.aws_region, cfg.edf_serving.building_claim,
+                                cfg.edf_serving.local_token_ttl_hours)
+    _warn_if_exposed(host)
+    server = LocalApiServer((host, port), deps, TokenVerifier(pool), api_keys)
     thread = threading.Thread(target=server.serve_forever, name="edf-local-api", daemon=True)
     thread.start()
     bound_host, bound_port = server.server_address[:2]
@@ -246,18 +292,26 @@ def bundled_timezone(building_id: str) -> str | None:
         return None
 
 
-def local_token(cfg: Any, building_id: str, timezone: str | None = None) -> str:
-    """A resident token for ``building_id`` signed with the local key (what `edf local token` prints).
+def local_token(cfg: Any, building_id: str, timezone: str | None = None, *,
+                endpoint_url: str | None = None) -> str:
+    """A resident's ID token from the emulator's user pool (what `edf local token` prints).
 
-    ``timezone`` (the OIDC ``zoneinfo`` claim) defaults to the bundled topology's zone for bundled
-    buildings, so the resident's day is local.
+    The emulator is ``endpoint_url``, else ``AWS_ENDPOINT_URL``, else the one a running `edf serve`
+    recorded in ``edf_serving.local_state_path``. ``timezone`` (the OIDC ``zoneinfo`` attribute,
+    admin-set) defaults to the bundled topology's zone for bundled buildings.
     """
     from edf.serving.params import building_id as check
 
     check(building_id)
-    key = signing_key(cfg.edf_serving.local_signing_key_path)
-    return issue_token(key, building_id, cfg.edf_serving.local_token_ttl_hours * 3600,
-                       timezone or bundled_timezone(building_id), cfg.edf_serving.building_claim)
+    state = read_state(cfg.edf_serving.local_state_path) or {}
+    endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or state.get("endpoint_url")
+    if not endpoint_url:
+        raise LookupError("no AWS emulator to sign in with: start `edf serve` (or `edf demo`), or set "
+                          "AWS_ENDPOINT_URL / --endpoint-url")
+    region = state.get("region") if endpoint_url == state.get("endpoint_url") else None
+    pool = LocalUserPool.ensure(endpoint_url, region or cfg.aws_region, cfg.edf_serving.building_claim,
+                                cfg.edf_serving.local_token_ttl_hours)
+    return pool.sign_in(building_id, timezone or bundled_timezone(building_id), cfg.edf_serving.building_claim)
 
 
 def print_usage(base_url: str, *, server: LocalApiServer | None = None, cfg: Any | None = None,
@@ -285,8 +339,12 @@ def print_usage(base_url: str, *, server: LocalApiServer | None = None, cfg: Any
             except Exception:  # printing help must not fail on an empty or unreachable store
                 building_id = None
     building_id = building_id or "BUILDING_ID"
-    if token is None and cfg is not None and building_id != "BUILDING_ID":
-        token = local_token(cfg, building_id, timezone)
+    if token is None and building_id != "BUILDING_ID":
+        if server is not None:
+            token = server.user_pool.sign_in(building_id, timezone or bundled_timezone(building_id),
+                                             (cfg or server.deps.cfg).edf_serving.building_claim)
+        elif cfg is not None:
+            token = local_token(cfg, building_id, timezone)
     day = date or (start.date() if start else dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1))
     start = start or dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     end = start + dt.timedelta(hours=hours)
@@ -310,18 +368,23 @@ def print_usage(base_url: str, *, server: LocalApiServer | None = None, cfg: Any
         f"  curl -s -H \"Authorization: Bearer {tok}\" "
         f"'{base_url}/v1/me/solar-vs-demand?date={day.isoformat()}'",
         f"Resident page: {base_url}/app/#date={day.isoformat()}&token={token or 'TOKEN'}",
+        "  (resident tokens last 1 hour on the emulator; `edf local token --building ID` makes a new one)",
     ]
+    if server is not None and server.api_keys:
+        lines.append("API keys of this server (random, new at every start):")
+        lines += [f"  {tenant}: {value}" for tenant, value in sorted(server.api_keys.items())]
     print("\n".join(lines), file=out, flush=True)
 
 
 def local_registry(grid_areas: list[str]) -> tuple[dict[str, Any], dict[str, str]]:
-    """Local-only tenants, one per grid area, with well-known keys ``edf-local-<area>``.
+    """Local-only tenants, one per grid area, each with a random key made now (never guessable).
 
-    Returns the registry document and ``{tenant_id: api_key}`` (the local server prints the keys).
+    Returns the registry document (key hashes only) and ``{tenant_id: api_key}`` (the local server
+    prints the keys).
     """
     tenants, keys = [], {}
     for area in sorted(set(grid_areas)):
-        tid, key = f"tenant-{area}", f"edf-local-{area}"
+        tid, key = f"tenant-{area}", f"edf-local-{secrets.token_urlsafe(24)}"
         tenants.append({"tenant_id": tid, "name": f"Local tenant for {area}", "grid_areas": [area],
                         "api_key_ids": [], "api_key_sha256": [key_hash(key)]})
         keys[tid] = key

@@ -34,7 +34,13 @@ import yaml
 
 from edf.config import DEFAULT_CONFIG_PATH, EDFConfig, deep_merge, parse_config
 from edf.logging import CORRELATION_ENV, configure_logging
-from edf_local.functions import REPO_ROOT, function_arn, function_name, workflow_functions
+from edf_local.functions import (
+    REPO_ROOT,
+    function_arn,
+    function_name,
+    workflow_function_limits,
+    workflow_functions,
+)
 from edf_local.weather import local_weather_overrides
 
 log = logging.getLogger(__name__)
@@ -132,7 +138,8 @@ class LocalRuntime:
     """EDF on the emulated AWS endpoint. Use as a context manager; :meth:`run` runs a workflow.
 
     ``config_overrides`` are merged into the config before it is uploaded (what CD would deploy);
-    ``buildings`` limits the uploaded homes (tests use two or three to stay fast);
+    ``buildings`` limits the uploaded homes (tests use two or three to stay fast); ``portfolio`` (an
+    :class:`edf_local.portfolio.Portfolio`: a contract file or a synthetic set) replaces the bundled homes;
     ``forecast_backend`` is the store the load Lambda writes to (default ``edf_storage.local_backend``);
     ``image_commands``/``pythonpath``/``job_env`` go to the job runner (tests map an image URI to a
     test-double entrypoint that way).
@@ -143,6 +150,7 @@ class LocalRuntime:
         config_path: str | Path | None = None,
         config_overrides: Mapping[str, Any] | None = None,
         buildings: Sequence[str] | None = None,
+        portfolio: Any = None,
         workdir: str | Path | None = None,
         printer: Callable[[str], Any] | None = print,
         retry_time_scale: float = 0.01,
@@ -157,6 +165,7 @@ class LocalRuntime:
                                      config_overrides or {})
         self.cfg = parse_config(self.raw_config, str(source))
         self.buildings = list(buildings) if buildings else None
+        self.portfolio = portfolio
         self._workdir = Path(workdir) if workdir else None
         self.printer = printer
         self.retry_time_scale = retry_time_scale
@@ -254,8 +263,10 @@ class LocalRuntime:
         functions = workflow_functions(self.cfg)
         # In-process handlers call configure_logging(); text keeps this shell readable (still tagged with the id).
         lambda_env = {**env, "EDF_LOG_FORMAT": "text"}
+        # each invocation in a child process held to the function's configured memory and timeout
         self.invoker = LocalLambdaInvoker(functions, environment={name: lambda_env for name in functions},
-                                          region=self.region, account=self.account)
+                                          region=self.region, account=self.account,
+                                          function_limits=workflow_function_limits(self.cfg), isolation="process")
         self.runner = LocalSageMakerRunner(workdir=self.workdir / "jobs", env={**self.job_env},
                                            pythonpath=self.pythonpath, printer=self.printer,
                                            image_commands=self.image_commands)
@@ -276,41 +287,33 @@ class LocalRuntime:
 
     # ------------------------------------------------------------------ inputs
     def upload_inputs(self) -> dict[str, str]:
-        """Put the config, bundled homes, topology and a weather-forecast prefix in emulated S3."""
+        """Put the config, the portfolio (date-partitioned), its topology and a weather prefix in emulated S3."""
         import boto3
 
-        from edf.data import bundled
-        from edf.data.io import write_parquet
+        from edf.data.partitions import write_partitioned
+        from edf_local.portfolio import bundled
 
         s3 = boto3.client("s3", region_name=self.region)
         s3.put_object(Bucket=self.cfg.scripts_bucket, Key=CONFIG_KEY,
                       Body=yaml.safe_dump(self.raw_config, sort_keys=False).encode())
-        homes = bundled.load_homes()
-        topology = bundled.load_topology()
-        if self.buildings:
-            unknown = sorted(set(self.buildings) - set(homes["building_id"]))
-            if unknown:
-                raise ValueError(f"unknown bundled building(s): {', '.join(unknown)}")
-            homes = homes[homes["building_id"].isin(self.buildings)]
-            topology = topology[topology["building_id"].isin(self.buildings)]
-        self.processed_last_day = day_after_data(homes)
+        portfolio = self.portfolio or bundled(self.buildings)
+        self.portfolio = portfolio
+        self.processed_last_day = day_after_data(portfolio.processed)
         processed_uri = self.cfg.s3_path("s3_processed_edf_path")
         calendar_uri = self.cfg.s3_path("s3_raw_calendar_path")
         weather_uri = self.cfg.s3_path("s3_raw_weather_fcst_path")
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "homes.parquet"
-            write_parquet(homes.reset_index(drop=True), path)
-            _put_file(s3, path, processed_uri + "citylearn_homes.parquet")
+        files = write_partitioned(portfolio.processed, processed_uri)  # the layout ingestion writes
         buf = io.StringIO()
-        topology.to_csv(buf, index=False)
+        portfolio.topology.to_csv(buf, index=False)
         _put_bytes(s3, buf.getvalue().encode(), calendar_uri + "topology.csv")
         # SageMaker refuses an empty input prefix: a file the features job ignores keeps it non-empty
         # even when the fetch below writes nothing.
         _put_bytes(s3, b"Weather forecasts written by the weather fetcher (issue_date=.../*.parquet).\n",
                    weather_uri + WEATHER_PLACEHOLDER_KEY)
         self.weather = self.fetch_weather(self.processed_last_day)  # edf_local.weather: the fetcher Lambda
-        self._print(f"[local] uploaded {homes['building_id'].nunique()} homes ({len(homes)} rows) to "
-                    f"{processed_uri}, topology to {calendar_uri}, config to {self.config_uri}")
+        self._print(f"[local] uploaded {portfolio.label}: {portfolio.buildings} buildings, "
+                    f"{len(portfolio.processed)} rows in {len(files)} daily partitions under {processed_uri}; "
+                    f"topology to {calendar_uri}, config to {self.config_uri}")
         return {"processed": processed_uri, "topology": calendar_uri, "weather": weather_uri, "config": self.config_uri}
 
     def fetch_weather(self, inference_date: str) -> dict[str, Any] | None:
@@ -318,6 +321,20 @@ class LocalRuntime:
         from edf_local.weather import fetch_weather, issue_time_for
 
         return fetch_weather(self, issue_time_for(self.cfg, inference_date))
+
+    def replace_portfolio(self, portfolio: Any) -> dict[str, str]:
+        """Swap the uploaded portfolio for another (the registry and the store stay): what a new
+        ingestion would do. Benchmarks train on a small portfolio, then forecast a large one."""
+        import boto3
+
+        bucket, _, prefix = self.cfg.s3_path("s3_processed_edf_path")[5:].partition("/")
+        s3 = boto3.client("s3", region_name=self.region)
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            keys = [{"Key": o["Key"]} for o in page.get("Contents", [])]
+            if keys:
+                s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})
+        self.portfolio = portfolio
+        return self.upload_inputs()
 
     # ------------------------------------------------------------------ running
     def run(self, workflow: str, run_input: Mapping[str, Any] | None = None,

@@ -45,13 +45,15 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from edf.data.io import split_s3_uri
+from edf_local import limits
 from edf_local.errors import TaskFailed
+from edf_local.memory import MemoryWatch, instance_memory_mb
 
 OPT_ML = "/opt/ml"
-_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+_JOB_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # 1-63 characters (limits.SAGEMAKER_JOB_NAME_CHARS)
 _FAILURE_REASON_MAX = 1024  # SageMaker truncates FailureReason to 1024 characters
 DEFAULT_ACCOUNT = "123456789012"
-SAGEMAKER_API_ERROR = "SageMaker.AmazonSageMakerException"
+SAGEMAKER_API_ERROR = limits.SAGEMAKER_API_ERROR
 
 
 def _epoch_ms(ts: datetime) -> int:
@@ -71,6 +73,10 @@ class LocalSageMakerRunner:
     env: extra environment for every job; ``pythonpath``: entries prepended to ``PYTHONPATH``
         (e.g. test-only entrypoint modules).
     keep_job_dirs: keep ``opt/ml`` of successful jobs (failed jobs are always kept for debugging).
+    enforce_instance_memory: kill a job whose process tree outgrows its instance type's memory, as the
+        instance would (:mod:`edf_local.memory`); every job's peak is in ``LocalPeakRssMb`` either way.
+
+    Requests are validated against SageMaker's API limits first (:mod:`edf_local.limits`).
     """
 
     def __init__(
@@ -85,6 +91,7 @@ class LocalSageMakerRunner:
         keep_job_dirs: bool = False,
         register_with_emulator: bool = True,
         default_training_command: list[str] | None = None,
+        enforce_instance_memory: bool = True,
     ) -> None:
         self.python = python
         self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="edf-sagemaker-"))
@@ -95,6 +102,7 @@ class LocalSageMakerRunner:
         self.session = session
         self.printer = printer
         self.keep_job_dirs = keep_job_dirs
+        self.enforce_instance_memory = enforce_instance_memory
         self.register_with_emulator = register_with_emulator
         self.default_training_command = default_training_command or ["python", "-m", "edf.jobs.train"]
         self.processing_jobs: dict[str, dict[str, Any]] = {}
@@ -129,6 +137,10 @@ class LocalSageMakerRunner:
         app = params.get("AppSpecification") or {}
         if not app.get("ImageUri"):
             raise TaskFailed(SAGEMAKER_API_ERROR, "ValidationException: AppSpecification.ImageUri is required")
+        limits.check_string_list(app.get("ContainerEntrypoint"), "AppSpecification.ContainerEntrypoint")
+        limits.check_string_list(app.get("ContainerArguments"), "AppSpecification.ContainerArguments")
+        limits.check_environment(params.get("Environment"))
+        instance = ((params.get("ProcessingResources") or {}).get("ClusterConfig") or {}).get("InstanceType")
         arn = f"arn:aws:sagemaker:{self._region()}:{DEFAULT_ACCOUNT}:processing-job/{name.lower()}"
         created = datetime.now(UTC)
         describe: dict[str, Any] = {
@@ -146,7 +158,8 @@ class LocalSageMakerRunner:
                                     f"(input {inp.get('InputName')!r})")
                 if s3.get("S3DataType", "S3Prefix") != "S3Prefix":
                     raise _JobError(f"ClientError: S3DataType {s3['S3DataType']!r} is not supported locally")
-                self._download(s3["S3Uri"], self._local(root, s3["LocalPath"], "LocalPath"))
+                describe["LocalInputBytes"] = describe.get("LocalInputBytes", 0) + self._download(
+                    s3["S3Uri"], self._local(root, s3["LocalPath"], "LocalPath"))
             outputs = (params.get("ProcessingOutputConfig") or {}).get("Outputs", []) or []
             for out in outputs:
                 self._local(root, out["S3Output"]["LocalPath"], "LocalPath").mkdir(parents=True, exist_ok=True)
@@ -156,7 +169,7 @@ class LocalSageMakerRunner:
                                 f"{app['ImageUri']!r}")
             command += list(app.get("ContainerArguments") or [])
             self._run(name, "processing", command, root, job_dir, params.get("Environment") or {},
-                      (params.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"), describe)
+                      (params.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"), describe, instance)
             for out in outputs:
                 self._upload(self._local(root, out["S3Output"]["LocalPath"], "LocalPath"), out["S3Output"]["S3Uri"])
         except _JobError as exc:
@@ -176,10 +189,11 @@ class LocalSageMakerRunner:
         if not output_path:
             raise TaskFailed(SAGEMAKER_API_ERROR, "ValidationException: OutputDataConfig.S3OutputPath is required")
         hyper = params.get("HyperParameters") or {}
-        bad = [k for k, v in hyper.items() if not isinstance(v, str)]
-        if bad:
-            raise TaskFailed(SAGEMAKER_API_ERROR, f"ValidationException: HyperParameters values must be strings "
-                             f"(not: {', '.join(sorted(bad))})")
+        limits.check_hyperparameters(hyper)
+        limits.check_environment(params.get("Environment"))
+        limits.check_string_list(algo.get("ContainerEntrypoint"), "AlgorithmSpecification.ContainerEntrypoint")
+        limits.check_string_list(algo.get("ContainerArguments"), "AlgorithmSpecification.ContainerArguments")
+        instance = (params.get("ResourceConfig") or {}).get("InstanceType")
         arn = f"arn:aws:sagemaker:{self._region()}:{DEFAULT_ACCOUNT}:training-job/{name.lower()}"
         created = datetime.now(UTC)
         describe: dict[str, Any] = {
@@ -200,7 +214,8 @@ class LocalSageMakerRunner:
                 source = (channel.get("DataSource") or {}).get("S3DataSource")
                 if not source:
                     raise _JobError(f"ClientError: channel {cname!r}: only S3DataSource is supported locally")
-                self._download(source["S3Uri"], root / "input" / "data" / cname)
+                describe["LocalInputBytes"] = describe.get("LocalInputBytes", 0) + self._download(
+                    source["S3Uri"], root / "input" / "data" / cname)
                 channels[cname] = {"ContentType": channel.get("ContentType", ""),
                                    "TrainingInputMode": channel.get("InputMode", algo.get("TrainingInputMode", "File")),
                                    "S3DistributionType": source.get("S3DataDistributionType", "FullyReplicated"),
@@ -215,7 +230,7 @@ class LocalSageMakerRunner:
             else:
                 command = list(self.image_commands.get(image) or self.default_training_command)
             self._run(name, "training", command, root, job_dir, params.get("Environment") or {},
-                      (params.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"), describe)
+                      (params.get("StoppingCondition") or {}).get("MaxRuntimeInSeconds"), describe, instance)
             artifact = f"{output_path.rstrip('/')}/{name}/output/model.tar.gz"
             self._put_bytes(_tar_gz(root / "model"), artifact)
             describe["ModelArtifacts"] = {"S3ModelArtifacts": artifact}
@@ -285,14 +300,15 @@ class LocalSageMakerRunner:
         """Map ``/opt/ml/...`` (alone or after ``=``) into the job's temp ``opt/ml``."""
         return re.sub(r"(^|=)/opt/ml(?=/|$)", lambda m: m.group(1) + str(root), arg)
 
-    def _download(self, uri: str, dest: Path) -> None:
+    def _download(self, uri: str, dest: Path) -> int:
+        """Copy every object under ``uri`` into ``dest`` (File mode); return the bytes copied."""
         try:
             bucket, key = split_s3_uri(uri)
         except ValueError as exc:
             raise _JobError(f"ClientError: {exc}") from None
         s3 = self._client("s3")
         dest.mkdir(parents=True, exist_ok=True)
-        found = 0
+        found, size = 0, 0
         try:
             paginator = s3.get_paginator("list_objects_v2")
             for page in paginator.paginate(Bucket=bucket, Prefix=key):
@@ -310,12 +326,14 @@ class LocalSageMakerRunner:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     s3.download_file(bucket, k, str(target))
                     found += 1
+                    size += int(obj.get("Size", 0))
         except ClientError as exc:
             raise _JobError(f"ClientError: cannot read {uri}: {exc.response.get('Error', {}).get('Message', exc)}") from None
         if not found:
             raise _JobError(f"ClientError: No S3 objects found under S3 URL \"{uri}\" given in input data source. "
                             "Please ensure that the bucket exists in the selected region, that objects exist under "
                             "that S3 prefix, and that the role has permission to read them.")
+        return size
 
     def _upload(self, src: Path, uri: str) -> None:
         bucket, prefix = split_s3_uri(uri)
@@ -330,7 +348,8 @@ class LocalSageMakerRunner:
         self._client("s3").put_object(Bucket=bucket, Key=key, Body=data)
 
     def _run(self, name: str, kind: str, command: list[str], root: Path, job_dir: Path,
-             job_env: dict[str, str], max_runtime: int | None, describe: dict[str, Any]) -> None:
+             job_env: dict[str, str], max_runtime: int | None, describe: dict[str, Any],
+             instance_type: str | None = None) -> None:
         if command and Path(command[0]).name in ("python", "python3", f"python3.{sys.version_info.minor}"):
             command = [self.python, *command[1:]]
         command = [self._rewrite(str(c), root) for c in command]
@@ -347,16 +366,22 @@ class LocalSageMakerRunner:
             log.write(f"$ {' '.join(command)}\n".encode())
             log.flush()
             proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, cwd=job_dir, env=env)
-            try:
-                code = proc.wait(timeout=max_runtime)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise _JobError(f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s "
-                                f"(StoppingCondition.MaxRuntimeInSeconds); log: {log_path}") from None
+            ceiling = instance_memory_mb(instance_type) if self.enforce_instance_memory else None
+            with MemoryWatch(proc.pid, ceiling, interval=0.5) as watch:
+                try:
+                    code = proc.wait(timeout=max_runtime)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                    raise _JobError(f"MaxRuntimeExceeded: the job ran longer than {max_runtime} s "
+                                    f"(StoppingCondition.MaxRuntimeInSeconds); log: {log_path}") from None
         seconds = time.perf_counter() - started
         describe["LocalRuntimeSeconds"] = round(seconds, 3)
+        describe["LocalPeakRssMb"] = round(watch.peak_mb, 1)
         describe["LocalLogPath"] = str(log_path)
+        if watch.exceeded:
+            raise _JobError(f"AlgorithmError: OutOfMemoryError: the job's processes used more than the "
+                            f"{ceiling:.0f} MiB of a {instance_type} instance and were killed; log: {log_path}")
         if code != 0:
             failure = root / "output" / "failure"
             reason = failure.read_text(errors="replace").strip() if failure.is_file() else ""

@@ -13,6 +13,10 @@ parts of the language our definitions use, with the service's semantics:
   ``States.Runtime`` (bad paths, no Choice matched is ``States.NoChoiceMatched``) is never retried
   or caught, as in AWS.
 
+AWS's limits are enforced (:mod:`edf_local.limits`): every state input and output, task parameters and
+task result at most 256 KiB (``States.DataLimitExceeded``, which ``States.ALL`` does not catch), and at
+most 25,000 history events per execution.
+
 Not implemented (rejected by :func:`edf_local.asl.validate_asl` or ignored as noted): JSONata,
 ``.waitForTaskToken`` callbacks, task ``TimeoutSeconds``/``HeartbeatSeconds`` (not enforced),
 distributed Map (ItemReader/ResultWriter).
@@ -35,6 +39,7 @@ from typing import Any
 from edf_local import intrinsics, jsonpath
 from edf_local.choice import COMPARATORS, COMPARISON_OPERATORS, TYPE_TESTS, parse_ts, string_matches
 from edf_local.errors import ASLRuntimeError, TaskFailed
+from edf_local.limits import SFN_DATA_LIMIT_ERROR, SFN_HISTORY_EVENTS, check_state_payload
 
 __all__ = ["Execution", "InvalidDefinition", "LocalStepFunctions", "TaskFailed"]
 
@@ -74,6 +79,12 @@ class Execution:
     end_time: datetime | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
     state_durations: list[tuple[str, float]] = field(default_factory=list)
+    max_payload_bytes: int = 0  # the largest state input/output/task payload seen (AWS caps it at 256 KiB)
+    max_payload_state: str | None = None
+
+    def note_payload(self, state: str, size: int) -> None:
+        if size > self.max_payload_bytes:
+            self.max_payload_bytes, self.max_payload_state = size, state
 
     @property
     def succeeded(self) -> bool:
@@ -123,6 +134,8 @@ def error_matches(names: list[str], error: str) -> bool:
     """True if a Retry/Catch ``ErrorEquals`` list covers ``error`` (AWS wildcard rules)."""
     if error == "States.Runtime":
         return False
+    if error == SFN_DATA_LIMIT_ERROR:  # terminal: only an explicit name matches, never a wildcard
+        return error in names
     for name in names:
         if name == error or name == "States.ALL":
             return True
@@ -147,7 +160,7 @@ class LocalStepFunctions:
         wait_time_scale: float | None = None,
         region: str | None = None,
         account: str = DEFAULT_ACCOUNT,
-        max_transitions: int = 25_000,
+        max_transitions: int = SFN_HISTORY_EVENTS,
         validate: bool = True,
     ) -> None:
         self.task_dispatch = task_dispatch
@@ -186,6 +199,7 @@ class LocalStepFunctions:
                 raise InvalidDefinition(problems)
         input = {} if input is None else copy.deepcopy(input)
         json.dumps(input)  # StartExecution takes JSON; fail early on anything else
+        check_state_payload(input, "execution input")  # StartExecution refuses it before anything runs
         start = _now()
         name = execution_name or f"local-{start.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         sm_arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{state_machine_name}"
@@ -228,6 +242,9 @@ class LocalStepFunctions:
 
     def _event(self, type_: str, state: str | None, **fields: Any) -> None:
         assert self._execution is not None
+        if len(self._execution.history) >= self.max_transitions and not type_.startswith("Execution"):
+            raise TaskFailed("States.Runtime", f"the execution history reached {self.max_transitions} events "
+                             "(the Step Functions quota per execution); the execution fails")
         event = {"id": len(self._execution.history) + 1, "type": type_, "state": state, "timestamp": _now()}
         event.update({k: copy.deepcopy(v) for k, v in fields.items()})
         self._execution.history.append(event)
@@ -238,18 +255,18 @@ class LocalStepFunctions:
         indent = "  " * depth
         while True:
             self._transitions += 1
-            if self._transitions > self.max_transitions:
-                raise ASLRuntimeError(f"more than {self.max_transitions} state transitions; is there a loop?")
             state = states[current]
             stype = state["Type"]
             entered = _now()
             ctx = copy.deepcopy(context)
             ctx["State"] = {"Name": current, "EnteredTime": _iso(entered), "RetryCount": 0}
-            self._event(f"{stype}StateEntered", current, input=data)
             self._print(f"[sfn] {indent}> {current} ({stype})")
             t0 = time.perf_counter()
             try:
+                self._check_payload(current, data, "state input")
+                self._event(f"{stype}StateEntered", current, input=data)
                 output, nxt = self._run_state(current, state, data, ctx, depth)
+                self._check_payload(current, output, "state output")
             except TaskFailed as exc:
                 secs = time.perf_counter() - t0
                 assert self._execution is not None
@@ -307,6 +324,10 @@ class LocalStepFunctions:
             return intrinsics.evaluate(path, raw, ctx)
         return self._get(raw, path, ctx)
 
+    def _check_payload(self, state: str, value: Any, what: str) -> None:
+        assert self._execution is not None
+        self._execution.note_payload(state, check_state_payload(value, f"{what} of state {state!r}"))
+
     # ---- Task / Parallel / Map with Retry and Catch
     def _with_retry_catch(self, name: str, state: dict, raw: Any, ctx: dict, depth: int) -> tuple[Any, str | None]:
         nxt = None if state.get("End") else state.get("Next")
@@ -353,6 +374,7 @@ class LocalStepFunctions:
         if stype == "Task":
             params = self._template(state["Parameters"], effective, ctx) if "Parameters" in state else effective
             resource = state["Resource"]
+            self._check_payload(name, params, "task input after Parameters")
             self._event("TaskScheduled", name, resource=resource, parameters=params)
             try:
                 result = self.task_dispatch(resource, copy.deepcopy(params), copy.deepcopy(ctx))
@@ -366,7 +388,8 @@ class LocalStepFunctions:
             try:
                 result = json.loads(json.dumps(result, default=_json_default))
             except (TypeError, ValueError) as exc:
-                raise TaskFailed("States.DataLimitExceeded", f"task result is not JSON: {exc}") from exc
+                raise TaskFailed("States.Runtime", f"task result is not JSON: {exc}") from exc
+            self._check_payload(name, result, "task result")
             self._event("TaskSucceeded", name, output=result)
             return result
         if stype == "Parallel":

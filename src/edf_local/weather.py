@@ -47,8 +47,10 @@ def fetch_weather(rt: Any, issue_time: pd.Timestamp) -> dict[str, Any] | None:
 
     name = rt.cfg.name(rt.cfg.edf_weather.fetcher_function_base)
     env = {"EDF_CONFIG_URI": rt.config_uri, "EDF_ENVIRONMENT": rt.cfg.env_suffix, "EDF_LOG_FORMAT": "text"}
+    w = rt.cfg.edf_weather
     invoker = LocalLambdaInvoker({name: LAMBDAS_DIR / "weather_fetcher" / "handler.py"}, environment={name: env},
-                                 region=rt.region, account=rt.account)
+                                 region=rt.region, account=rt.account,
+                                 function_limits={name: (w.lambda_memory, w.lambda_timeout)})  # as Terraform deploys it
     metrics = io.StringIO()  # the EMF lines CloudWatch would turn into metrics; kept off the console
     try:
         with contextlib.redirect_stdout(metrics):

@@ -46,8 +46,8 @@ def page_env(cfg, topology, homes):
     origin = dt.datetime.combine(DAY, dt.time(), tzinfo=dt.UTC) - dt.timedelta(days=1)
     forecasts, recs = sample_run("page-run", origin - dt.timedelta(hours=3), origin, 72, topology, homes)
     store.write_run("page-run", forecasts, recs)
-    server, base_url = start_server(cfg, port=0, store=store)
-    yield base_url, local_token(cfg, "citylearn-01")
+    server, base_url = start_server(cfg, port=0, store=store, endpoint_url=f"http://{host}:{port}")
+    yield base_url, local_token(cfg, "citylearn-01", endpoint_url=f"http://{host}:{port}")
     server.shutdown()
     moto.stop()
 

@@ -41,6 +41,7 @@ def start_api_env(cfg, endpoint_url: str) -> ApiEnv:
     recs = [RecommendationRow(b, a, "demand_response", T0 + dt.timedelta(hours=18), "curtail", 1.0, 0.5, 0.2,
                               "run-1", ISSUE) for b, a in (("n-1", "north"), ("s-1", "south"))]
     store.write_run("run-1", rows, recs)
-    server, base_url = start_server(cfg, port=0, store=store, grid_areas=["north", "south"])
-    tokens = {b: local_token(cfg, b) for b in ("n-1", "s-1", "ghost-9")}
-    return ApiEnv(base_url, server, {"north": "edf-local-north", "south": "edf-local-south"}, tokens, store)
+    server, base_url = start_server(cfg, port=0, store=store, grid_areas=["north", "south"], endpoint_url=endpoint_url)
+    tokens = {b: local_token(cfg, b, endpoint_url=endpoint_url) for b in ("n-1", "s-1", "ghost-9")}
+    keys = {area: server.api_keys[f"tenant-{area}"] for area in ("north", "south")}
+    return ApiEnv(base_url, server, keys, tokens, store)

@@ -90,3 +90,78 @@ def check_store(store) -> None:
     got = store.recommendations(["north"], T0, T0 + dt.timedelta(days=1))
     assert {(r.building_id, r.run_id) for r in got} == {("b-1", "run-1"), ("b-2", "run-2")}
     assert store.recommendations(["south"], T0, T0 + dt.timedelta(days=1)) == []
+
+
+# ---------------------------------------------------------------- issue 14, item 6
+D = T0 + dt.timedelta(days=1)  # day D; D-1 is T0
+
+
+def _run(buildings, area, run_id, origin, issue, hours=72, scale=1.0, series=("consumption",)):
+    """A daily run: 72 hours from its origin (``synthetic_rows`` sets ``origin_time`` to ``origin``)."""
+    return synthetic_rows(buildings, area, run_id, issue, origin, hours, series=series, scale=scale)
+
+
+def _recs(run_id, issue, buildings, area) -> list[RecommendationRow]:
+    """Recommendations for 17:00 and 18:00 of day D."""
+    return [RecommendationRow(b, area, "demand_response", D + dt.timedelta(hours=h), "curtail", 1.5, 0.4, 0.1,
+                              run_id, issue) for b in buildings for h in (17, 18)]
+
+
+def check_origin_first(store) -> None:
+    """A re-run of day D-1 issued at 09:00 on D does not replace the 05:00 forecasts of day D."""
+    store.ensure_schema(create=True)
+    d_1 = D - dt.timedelta(days=1)
+    store.write_run("run-d-1", _run(["b-1", "b-2"], "north", "run-d-1", d_1, d_1 + dt.timedelta(hours=5)))
+    store.write_run("run-d", _run(["b-1", "b-2"], "north", "run-d", D, D + dt.timedelta(hours=5), scale=2.0))
+    store.write_run("rerun-d-1", _run(["b-1", "b-2"], "north", "rerun-d-1", d_1, D + dt.timedelta(hours=9),
+                                      scale=3.0))
+    pts = store.building_series("b-1", "consumption", d_1, D + dt.timedelta(hours=48))
+    assert len(pts) == 72
+    # hours of D and after: the D run (origin D) wins although the re-run was issued later
+    assert {p.run_id for p in pts[24:]} == {"run-d"}
+    # hours only D-1 runs cover: the re-run wins over the first D-1 run (same origin, newer issue)
+    assert {p.run_id for p in pts[:24]} == {"rerun-d-1"}
+    agg = store.portfolio_series(["north"], "consumption", d_1, D + dt.timedelta(hours=48))
+    by_hour = {a.timestamp_hour: a for a in agg}
+    b2 = {p.timestamp_hour: p for p in store.building_series("b-2", "consumption", d_1, D + dt.timedelta(hours=48))}
+    for p in pts:
+        a = by_hour[p.timestamp_hour]
+        assert a.buildings == 2 and abs(a.yhat - (p.yhat + b2[p.timestamp_hour].yhat)) < 1e-9
+
+
+# ---------------------------------------------------------------- issue 14, item 7
+def check_moved_building(store) -> None:
+    """b-2 moves from north to south in the D run: access follows the current topology."""
+    store.ensure_schema(create=True)
+    d_1 = D - dt.timedelta(days=1)
+    issue_d_1, issue_d = d_1 + dt.timedelta(hours=5), D + dt.timedelta(hours=5)
+    run1 = _run(["b-1", "b-2"], "north", "run-d-1", d_1, issue_d_1) + _run(["b-3"], "south", "run-d-1", d_1, issue_d_1)
+    store.write_run("run-d-1", run1, [*_recs("run-d-1", issue_d_1, ("b-1", "b-2"), "north"),
+                                      *_recs("run-d-1", issue_d_1, ("b-3",), "south")])
+    # the D run: b-2 now belongs to south; its recommendations of the D run are none
+    run2 = _run(["b-1"], "north", "run-d", D, issue_d) + _run(["b-2", "b-3"], "south", "run-d", D, issue_d)
+    store.write_run("run-d", run2, _recs("run-d", issue_d, ("b-1",), "north"))
+    _check_current_topology(store, d_1)
+    # a late re-run of D-1 (old topology: b-2 in north) must not move b-2 back
+    rerun = (_run(["b-1", "b-2"], "north", "rerun-d-1", d_1, D + dt.timedelta(hours=9))
+             + _run(["b-3"], "south", "rerun-d-1", d_1, D + dt.timedelta(hours=9)))
+    store.write_run("rerun-d-1", rerun, _recs("rerun-d-1", D + dt.timedelta(hours=9), ("b-2",), "north"))
+    _check_current_topology(store, d_1)
+
+
+def _check_current_topology(store, d_1: dt.datetime) -> None:
+    assert [b.building_id for b in store.list_buildings(["north"])] == ["b-1"]
+    assert [b.building_id for b in store.list_buildings(["south"])] == ["b-2", "b-3"]
+    assert store.get_building("b-2").grid_area == "south"
+    # recommendations of the old area no longer include the building that left it
+    north_recs = store.recommendations(["north"], D, D + dt.timedelta(days=1))
+    assert {(r.building_id, r.run_id) for r in north_recs} == {("b-1", "run-d")}
+    assert {r.building_id for r in store.recommendations(["south"], D, D + dt.timedelta(days=1))} == {"b-3"}
+    # the portfolio counts every building once per hour; from D on in its current area
+    end = D + dt.timedelta(hours=48)
+    north = {a.timestamp_hour: a.buildings for a in store.portfolio_series(["north"], "consumption", d_1, end)}
+    south = {a.timestamp_hour: a.buildings for a in store.portfolio_series(["south"], "consumption", d_1, end)}
+    both = {a.timestamp_hour: a.buildings for a in store.portfolio_series(["north", "south"], "consumption", d_1, end)}
+    hours = [d_1 + dt.timedelta(hours=h) for h in range(72)]
+    assert all(north.get(h, 0) + south.get(h, 0) == 3 == both[h] for h in hours)
+    assert all((north[h], south[h]) == (1, 2) for h in hours if h >= D)

@@ -7,7 +7,7 @@ import datetime as dt
 import boto3
 import pytest
 from moto import mock_aws
-from store_contract import ISSUE1, T0, check_store
+from store_contract import ISSUE1, T0, check_moved_building, check_origin_first, check_store
 
 from edf.storage.base import StoreError
 from edf.storage.dynamodb import DynamoDBForecastStore
@@ -76,3 +76,11 @@ def test_missing_table_is_a_clear_error():
         s = DynamoDBForecastStore("absent", ttl_days=30, client=boto3.client("dynamodb", region_name="eu-central-1"))
         with pytest.raises(StoreError, match="does not exist"):
             s.ensure_schema(create=False)
+
+
+def test_rerun_of_an_older_day_does_not_hide_fresher_forecasts(store):
+    check_origin_first(store)
+
+
+def test_moved_building_follows_the_current_topology(store):
+    check_moved_building(store)

@@ -6,7 +6,7 @@ import datetime as dt
 
 import psycopg
 import pytest
-from store_contract import ISSUE1, T0, check_store
+from store_contract import ISSUE1, T0, check_moved_building, check_origin_first, check_store
 
 from edf.storage.postgres import PostgresForecastStore
 from edf.storage.sample import synthetic_rows
@@ -63,6 +63,14 @@ def test_injection_in_values_is_inert(store):
     with pytest.raises(InvalidValueError):
         store.portfolio_series(["north'; DROP TABLE x; --"], "consumption", T0, T0 + dt.timedelta(hours=4))
     assert len(store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=4))) == 4
+
+
+def test_rerun_of_an_older_day_does_not_hide_fresher_forecasts(store):
+    check_origin_first(store)
+
+
+def test_moved_building_follows_the_current_topology(store):
+    check_moved_building(store)
 
 
 def test_a_table_from_before_weather_sources_gains_the_column(store, pg):

@@ -125,7 +125,7 @@ def test_queries_take_only_validated_values():
     sql = store.building_series_sql("b-1", "consumption", T0, T0 + dt.timedelta(hours=24))
     assert "building_id = 'b-1'" in sql and "series = 'consumption'" in sql
     assert "time BETWEEN from_iso8601_timestamp('2026-05-25T00:00:00Z')" in sql  # issue window bounded
-    assert "ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY time DESC" in sql
+    assert "ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY origin_time DESC NULLS LAST, time DESC" in sql
     with pytest.raises(InvalidValueError):
         store.building_series_sql("b-1' OR '1'='1", "consumption", T0, T0 + dt.timedelta(hours=1))
     with pytest.raises(InvalidValueError):
@@ -164,6 +164,73 @@ def test_query_results_are_parsed_across_pages():
     pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=2))
     assert [p.yhat for p in pts] == [1.5, 2.5] and pts[0].issue_time == ISSUE
     assert len(fake.sql) == 2
+
+
+# ---------------------------------------------------------------- issue 14, items 6 and 7 (SQL text + parsing)
+NEWEST = "ORDER BY origin_time DESC NULLS LAST, time DESC, run_id DESC"
+
+
+def test_write_carries_the_forecast_origin(ts):
+    store, _, calls = ts
+    origin = T0 - dt.timedelta(hours=5)
+    store.write_run("run-1", synthetic_rows(["b-1"], "north", "run-1", ISSUE, origin, 3, series=("consumption",)))
+    measures = {m["Name"]: m for m in _moto_records("forecasts")[0]["MeasureValues"]}
+    assert measures["origin_time"]["Type"] == "TIMESTAMP"
+    assert int(measures["origin_time"]["Value"]) == int(origin.timestamp() * 1000)
+
+
+def test_reads_rank_by_origin_first():
+    store = TimestreamForecastStore("edf_db", "forecasts", "recs", boto3_session=boto3.Session(region_name="eu-central-1"))
+    end = T0 + dt.timedelta(hours=24)
+    assert NEWEST in store.building_series_sql("b-1", "consumption", T0, end)
+    portfolio = store.portfolio_series_sql(["north"], "consumption", T0, end)
+    assert f"PARTITION BY building_id, target_hour {NEWEST}" in portfolio
+    # the winning record per building and hour is chosen before the area filter (a moved building
+    # counts once), among every building that had a record in the areas
+    assert "WHERE rn = 1 AND grid_area IN ('north')" in portfolio
+    assert "building_id IN ( SELECT DISTINCT building_id" in portfolio
+
+
+class _Answers:
+    """A timestream-query client answering by the first matching fragment of the SQL."""
+
+    def __init__(self, answers: list[tuple[str, list[dict]]]):
+        self.answers, self.sql = answers, []
+
+    def query(self, QueryString, NextToken=None):
+        self.sql.append(QueryString)
+        rows = next(rows for fragment, rows in self.answers if fragment in QueryString)
+        cols = list(rows[0]) if rows else ["building_id"]
+        return {"ColumnInfo": [{"Name": c} for c in cols],
+                "Rows": [{"Data": [{"ArrayValue": [{"ScalarValue": x} for x in v]} if isinstance(v, list)
+                                   else {"ScalarValue": str(v)} for v in r.values()]} for r in rows]}
+
+
+def test_buildings_follow_their_current_area():
+    current = [{"building_id": "b-1", "grid_area": "north", "series": ["consumption"]}]
+    fake = _Answers([("WITH recs AS", current)])
+    store = TimestreamForecastStore("edf_db", "forecasts", "recs", query_client=fake,
+                                    boto3_session=boto3.Session(region_name="eu-central-1"))
+    assert [b.building_id for b in store.list_buildings(["north"])] == ["b-1"]
+    sql = fake.sql[-1]
+    assert f"PARTITION BY building_id {NEWEST}" in sql and "WHERE c.grid_area IN ('north')" in sql
+    assert store.get_building("b-1").grid_area == "north"
+    assert f"PARTITION BY building_id {NEWEST}" in fake.sql[-1] and "max(grid_area)" not in fake.sql[-1]
+
+
+def test_recommendations_follow_the_current_area():
+    def rec(b):
+        return {"building_id": b, "grid_area": "north", "kind": "demand_response", "action": "curtail",
+                "target_hour": "2026-06-01T17:00:00Z", "kw": 1.0, "expected_reduction_kwh": 0.5,
+                "expected_saving": 0.1, "run_id": "run-1", "issue_time": "2026-05-31 05:00:00.000000000"}
+
+    # b-2 has old rows under north but now belongs to south: the current-area query returns b-1 only
+    fake = _Answers([("WITH recs AS", [{"building_id": "b-1", "grid_area": "north", "series": ["consumption"]}]),
+                     ("measure_name = 'recommendation'", [rec("b-1"), rec("b-2")])])
+    store = TimestreamForecastStore("edf_db", "forecasts", "recs", query_client=fake,
+                                    boto3_session=boto3.Session(region_name="eu-central-1"))
+    got = store.recommendations(["north"], T0, T0 + dt.timedelta(days=1))
+    assert [r.building_id for r in got] == ["b-1"]
 
 
 def test_weather_source_is_read_back_and_legacy_records_say_unknown():

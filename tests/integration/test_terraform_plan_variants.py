@@ -94,3 +94,44 @@ def test_rds_backend_in_private_subnets(planner):
     assert db["manage_master_user_password"] is True and db["iam_database_authentication_enabled"] is True
     loader = next(rc for rc in created if rc["address"] == "module.load_forecasts.aws_lambda_function.this")
     assert loader["change"]["after"]["vpc_config"][0]["subnet_ids"] == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+
+
+# ---------------------------------------------------------------- issue 14, items 1 and 5
+def _after(plan: dict, address_suffix: str) -> dict:
+    return next(rc for rc in _resources(plan) if rc["address"].endswith(address_suffix))["change"]["after"]
+
+
+def test_resident_pool_admits_only_admin_created_users(planner):
+    plan = planner(forecast_db_type="DYNAMODB")
+    pool = _after(plan, "module.api.aws_cognito_user_pool.b2c")
+    assert pool["admin_create_user_config"][0]["allow_admin_create_user_only"] is True  # no self sign-up
+    assert pool["deletion_protection"] == "ACTIVE"
+    assert pool["user_pool_add_ons"][0]["advanced_security_mode"] == "OFF"  # default: the Plus plan is opt-in
+    claim = load_config(None).edf_serving.building_claim
+    client = _after(plan, "module.api.aws_cognito_user_pool_client.b2c_app")
+    # residents cannot write who they are or which day they see; the ID token still carries both
+    assert client["write_attributes"] and not {claim, "zoneinfo"} & set(client["write_attributes"])
+    assert {claim, "zoneinfo"} <= set(client["read_attributes"])
+    assert client["explicit_auth_flows"] and "ALLOW_USER_PASSWORD_AUTH" not in client["explicit_auth_flows"]
+
+
+def test_threat_protection_is_a_variable(planner):
+    pool = _after(planner(forecast_db_type="DYNAMODB", cognito_advanced_security_mode="ENFORCED"),
+                  "module.api.aws_cognito_user_pool.b2c")
+    assert pool["user_pool_add_ons"][0]["advanced_security_mode"] == "ENFORCED"
+    assert pool["user_pool_tier"] == "PLUS"  # threat protection needs the Plus feature plan
+    with pytest.raises(AssertionError, match="OFF, AUDIT or ENFORCED"):
+        planner(forecast_db_type="DYNAMODB", cognito_advanced_security_mode="MAYBE")
+
+
+def test_tenant_registry_metrics_have_alarms(planner):
+    from edf.serving.tenants import REFRESH_FAILED_METRIC, REJECTED_METRIC
+
+    plan = planner(forecast_db_type="DYNAMODB")
+    alarms = [rc["change"]["after"] for rc in _resources(plan) if rc["type"] == "aws_cloudwatch_metric_alarm"]
+    namespace = load_config(None).edf_serving.metrics_namespace
+    watched = {a["metric_name"] for a in alarms if a["namespace"] == namespace}
+    assert watched == {REJECTED_METRIC, REFRESH_FAILED_METRIC}
+    for alarm in alarms:
+        if alarm["namespace"] == namespace:
+            assert not alarm.get("dimensions") and alarm["threshold"] == 0 and alarm["alarm_actions"]

@@ -154,3 +154,16 @@ def test_every_checkov_skip_has_a_reason():
             if "checkov:skip=" in line:
                 m = re.search(r"checkov:skip=(CKV2?_AWS_\d+):\s*(.+)", line)
                 assert m and len(m.group(2).split()) >= 4, f"{path}: skip without a reason: {line.strip()}"
+
+
+def test_dynamodb_store_roles_may_read_building_areas():
+    """The DynamoDB store reads buildings' current areas with BatchGetItem (issue 14, item 7): the load
+    before moving a building, the APIs to keep recommendations in the current area. (The policies
+    hold the table ARN, unknown at plan time, so the actions are read from the stack.)"""
+    text = (TERRAFORM_DIR / "stacks" / "inference_edf" / "main.tf").read_text()
+    block = text[text.index("DYNAMODB = {"):]
+    block = block[:block.index("}")]
+    for role in ("write", "read"):
+        actions = re.search(rf"{role}\s*=\s*\[([^\]]*)\]", block).group(1)
+        assert '"dynamodb:BatchGetItem"' in actions, role
+

@@ -44,7 +44,7 @@ def inputs(tmp_path_factory, homes, topology, cfg):
 def run_job(root, name: str, weather: str, on_stale: str = "without_weather") -> tuple[int, object]:
     out = root / "out" / name
     overrides = json.dumps({"edf_weather": {"freshness": {"on_stale": on_stale}}})
-    code = features_job.main(["--mode", "inference", "--processed", str(root / "processed"),
+    code = features_job.main(["--mode", "inference", "--processed", str(root / "processed" / "homes.parquet"),
                               "--topology", str(root / "topology.csv"), "--weather-forecast", str(root / "weather" / weather),
                               "--output", str(out), "--origin", ORIGIN.strftime("%Y-%m-%dT%H:%M:%SZ"),
                               "--horizon-hours", str(HORIZON), "--overrides", overrides])

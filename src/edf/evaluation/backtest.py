@@ -123,7 +123,11 @@ def run_strategies(bt: BacktestData, target: str, strategies: list[str], cfg: ED
 def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str, strategies: list[str],
                  horizon_hours: int, days: int, cfg: EDFConfig) -> dict:
     """The whole protocol; returns the JSON document ``edf backtest`` writes."""
+    from edf.models.sampling import sample_origins
+
     bt = prepare(spark, data, topology, target, horizon_hours, days, cfg)
+    # the training job's row cap applies here too, so a backtest shows what the cap costs
+    bt.train, sample = sample_origins(bt.train, cfg.edf_training.max_training_rows, cfg.edf_training.training_sample_seed)
     results = run_strategies(bt, target, strategies, cfg)
     return {
         "target": target,
@@ -132,6 +136,7 @@ def run_backtest(spark, data: pd.DataFrame, topology: pd.DataFrame, target: str,
         "weather": "observed",
         "weather_note": "the data's own weather columns were used as a perfect weather forecast",
         "interval_width": cfg.edf_training.interval_width,
+        "training_sample": sample.to_dict(),
         "generated_at": dt.datetime.now(dt.UTC).isoformat(),
         "results": results,
     }

@@ -34,16 +34,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> dict:
-    from edf.data.io import read_parquet
+    from edf.data.io import list_files, read_parquet
     from edf.evaluation.report import REPORT_FILE, build_report, evaluate_target, write_plots
     from edf.models.base import utc_keys
     from edf.models.bundle import load_bundle
+    from edf.models.sampling import read_training_rows
 
     cfg = job_config(args)
     manifest, models = load_bundle(args.model)
     features = Path(args.features)
     eval_rows = utc_keys(read_parquet(features / "eval"))
-    train_rows = utc_keys(read_parquet(features / "train", required=False))
+    # the baselines' interval state comes from training rows: the same bounded sample the model saw
+    tr = cfg.edf_training
+    train_rows = (utc_keys(read_training_rows(features / "train", tr.max_training_rows, tr.training_sample_seed)[0])
+                  if (features / "train").exists() and list_files(features / "train") else None)
     series = utc_keys(read_parquet(features / "series", required=False))
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)

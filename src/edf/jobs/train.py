@@ -42,6 +42,7 @@ def run() -> dict:
     from edf.models import ModelError, make_model
     from edf.models.base import utc_keys
     from edf.models.bundle import save_bundle
+    from edf.models.sampling import read_training_rows
 
     root = opt_ml()
     hp = read_hyperparameters(root / "input" / "config" / "hyperparameters.json")
@@ -49,7 +50,9 @@ def run() -> dict:
     cfg = load_config(hp.get("config") or None, overrides)
     strategy = normalise_strategy(hp.get("strategy") or cfg.edf_training.default_strategy)
     data = root / "input" / "data"
-    train = utc_keys(read_parquet(data / "train"))
+    tr = cfg.edf_training
+    train, sample = read_training_rows(data / "train", tr.max_training_rows, tr.training_sample_seed)
+    train = utc_keys(train)
     series = utc_keys(read_parquet(data / "series", required=False))
     models, timings = {}, {}
     plan = [(c.CONSUMPTION, strategy), (c.SOLAR, cfg.edf_training.solar_strategy)]
@@ -68,6 +71,7 @@ def run() -> dict:
         raise ModelError("the training channel has no rows with consumption_kwh or solar_generation_kwh")
     manifest = save_bundle(root / "model", models, cfg.config_hash(), extra={
         "strategy": strategy, "trained_at": dt.datetime.now(dt.UTC).isoformat(), "fit_seconds": timings,
+        "training_sample": sample.to_dict(),
         "horizon_hours": int(train["lead_hours"].max()) + 1})
     log.info("model bundle written: %s", json.dumps(manifest["targets"]))
     return manifest

@@ -33,7 +33,8 @@ log = logging.getLogger("edf.jobs.validate")
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description="Validate processed_edf_data against the EDF data contract.")
     p.add_argument("--processed", default="/opt/ml/processing/input/processed",
-                   help="processed_edf_data Parquet (file or directory)")
+                   help="processed_edf_data: an s3:// prefix or local folder in the date-partitioned layout "
+                   "(only the training window's days are read) or a Parquet file")
     p.add_argument("--output", default="/opt/ml/processing/output/validation", help="report directory")
     p.add_argument("--target", default=None, help="target column the run trains (default: config edf_training.target)")
     add_config_arguments(p)
@@ -42,13 +43,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> dict:
     from edf.data import contract as c
-    from edf.data.io import read_parquet
+    from edf.data.partitions import read_window
     from edf.data.validation import validate_processed
 
     cfg = job_config(args)
     target = args.target or cfg.edf_training.target
-    frame = read_parquet(args.processed)
     tr = cfg.edf_training
+    frame, selection = read_window(args.processed, tr.train_start_date, tr.train_end_date)
+    if not selection.files:
+        raise FileNotFoundError(f"no Parquet files under {args.processed} for the training window: "
+                                "the processed data input is empty")
     if c.TIMESTAMP in frame.columns and (tr.train_start_date or tr.train_end_date):
         ts = pd.to_datetime(frame[c.TIMESTAMP], utc=True, errors="coerce")
         keep = pd.Series(True, index=frame.index)
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace) -> dict:
     report = validate_processed(frame, target)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
-    payload = {**report.to_dict(), "target": target,
+    payload = {**report.to_dict(), "target": target, "processed_read": selection.summary(),
                "window": {"start": str(tr.train_start_date or ""), "end": str(tr.train_end_date or "")}}
     (out / "validation_report.json").write_text(json.dumps(payload, indent=2, default=str))
     log.info("validation: %s", report.render().splitlines()[0])

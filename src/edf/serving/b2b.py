@@ -20,6 +20,7 @@ from edf.serving.api import (
     not_found_building,
     num,
 )
+from edf.serving.pagination import fingerprint, page_limit, paginate
 from edf.serving.params import ApiError
 from edf.serving.tenants import Tenant
 from edf.storage.base import SERIES
@@ -46,6 +47,13 @@ def _q(name: str) -> str | None:
     return app.current_event.get_query_string_value(name)
 
 
+def _page(items: list, tenant: Tenant, *filters: object) -> tuple[list, dict[str, Any]]:
+    """One page of a list answer (``limit``/``cursor``), and the paging fields of the response."""
+    limit = page_limit(_q("limit"), get_dependencies().cfg.edf_serving.page_limit_default)
+    page, following = paginate(items, limit, _q("cursor"), fingerprint(tenant.tenant_id, *filters))
+    return list(page), {"limit": limit, "total": len(items), "next_cursor": following}
+
+
 def _areas(tenant: Tenant, requested: str | None) -> list[str]:
     if requested is None or requested == "":
         return list(tenant.grid_areas)
@@ -60,10 +68,12 @@ def list_buildings() -> Response:
     tenant = _tenant()
     deps = get_dependencies()
     buildings = deps.store.list_buildings(tenant.grid_areas) if tenant.grid_areas else []
+    visible = sorted((b for b in buildings if b.grid_area in tenant.grid_areas), key=lambda b: b.building_id)
+    page, paging = _page(visible, tenant, "buildings")
     return json_response(200, {
-        "tenant_id": tenant.tenant_id, "grid_areas": list(tenant.grid_areas),
+        "tenant_id": tenant.tenant_id, "grid_areas": list(tenant.grid_areas), **paging,
         "buildings": [{"building_id": b.building_id, "grid_area": b.grid_area, "series": list(b.series)}
-                      for b in buildings if b.grid_area in tenant.grid_areas]})
+                      for b in page]})
 
 
 @app.get("/v1/buildings/<building_id>/forecast")
@@ -117,13 +127,15 @@ def portfolio_recommendations() -> Response:
     areas = _areas(tenant, _q("grid_area"))
     start = dt.datetime.combine(day, dt.time(), tzinfo=dt.UTC)
     rows = deps.store.recommendations(areas, start, start + dt.timedelta(days=1)) if areas else []
+    visible = [r for r in rows if r.grid_area in areas]  # stores return them ordered (hour, building, kind, action)
+    page, paging = _page(visible, tenant, "recommendations", day, areas)
     return json_response(200, {
-        "date": day.isoformat(), "grid_areas": areas,
+        "date": day.isoformat(), "grid_areas": areas, **paging,
         "recommendations": [{"building_id": r.building_id, "grid_area": r.grid_area, "kind": r.kind,
                              "timestamp_hour": iso(r.timestamp_hour), "action": r.action, "kw": num(r.kw),
                              "expected_reduction_kwh": num(r.expected_reduction_kwh),
                              "expected_saving": num(r.expected_saving), "run_id": r.run_id,
-                             "issue_time": iso(r.issue_time)} for r in rows if r.grid_area in areas]})
+                             "issue_time": iso(r.issue_time)} for r in page]})
 
 
 def lambda_handler(event: dict, context: Any) -> dict:

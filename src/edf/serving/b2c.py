@@ -2,15 +2,17 @@
 
 The building comes only from the token's claims (``edf_serving.building_claim``, default
 ``custom:building_id``) that the Cognito authorizer put in ``requestContext.authorizer.claims``;
-a resident cannot name another building. The day is the resident's local day when the token has
-an OIDC ``zoneinfo`` claim, otherwise UTC; without ``date`` it is tomorrow.
+a resident cannot name another building. The day is the resident's local day: the token's OIDC
+``zoneinfo`` claim when it is a valid IANA zone, else the building's topology time zone, else UTC
+(:mod:`edf.serving.zones`; the answer's ``timezone_source`` and ``timezone_note`` say which and
+why). Without ``date`` it is tomorrow.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
@@ -25,6 +27,7 @@ from edf.serving.api import (
     num,
 )
 from edf.serving.params import ApiError
+from edf.serving.zones import ResolvedZone, resolve_zone
 from edf.storage.base import BUILDING_ID_RE
 
 app = APIGatewayRestResolver()
@@ -37,16 +40,6 @@ def _claims() -> dict[str, Any]:
     if not isinstance(claims, dict) or not claims:
         raise ApiError(401, "unauthorized", "a resident token is required")
     return claims
-
-
-def _zone(claims: dict[str, Any]) -> ZoneInfo:
-    name = claims.get("zoneinfo")
-    if isinstance(name, str) and name:
-        try:
-            return ZoneInfo(name)
-        except (ZoneInfoNotFoundError, ValueError):
-            pass
-    return ZoneInfo("UTC")
 
 
 def solar_vs_demand(building_id: str, day: dt.date, zone: ZoneInfo, deps: Any) -> dict[str, Any]:
@@ -103,10 +96,12 @@ def me_solar_vs_demand() -> Response:
     building_id = claims.get(deps.cfg.edf_serving.building_claim)
     if not isinstance(building_id, str) or not BUILDING_ID_RE.fullmatch(building_id):
         raise ApiError(403, "forbidden", "the token is not linked to a building")
-    zone = _zone(claims)
+    resolved: ResolvedZone = resolve_zone(claims.get("zoneinfo"), building_id, deps.zones)
     raw = app.current_event.get_query_string_value("date")
-    day = params.date(raw) if raw is not None else dt.datetime.now(zone).date() + dt.timedelta(days=1)
-    return json_response(200, solar_vs_demand(building_id, day, zone, deps))
+    day = params.date(raw) if raw is not None else dt.datetime.now(resolved.zone).date() + dt.timedelta(days=1)
+    body = solar_vs_demand(building_id, day, resolved.zone, deps)
+    body.update(timezone_source=resolved.source, timezone_note=resolved.note)
+    return json_response(200, body)
 
 
 def lambda_handler(event: dict, context: Any) -> dict:

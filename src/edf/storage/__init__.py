@@ -52,7 +52,8 @@ def open_store(cfg: Any, backend: str | None = None, local: bool = False) -> For
     if name == "DYNAMODB":
         from edf.storage.dynamodb import DynamoDBForecastStore, table_name
 
-        return DynamoDBForecastStore(table_name(cfg), st.ttl_days, region=_region(cfg))
+        return DynamoDBForecastStore(table_name(cfg), st.ttl_days, region=_region(cfg),
+                                     write_threads=st.dynamodb_write_threads)
     if name == "RDS":
         from edf.storage.postgres import PostgresForecastStore, dsn_from_config
 

@@ -8,11 +8,18 @@ Semantics shared by all backends (the tests check each backend against them):
 
 * a run (``run_id``) is the unit of writing: writing a run again *replaces* its rows (rows the
   new write does not contain are removed), it never adds duplicates;
-* a building's series over ``[start, end)`` returns one point per target hour: the forecast with
-  the newest ``issue_time`` (ties broken by ``run_id``), so overlapping daily 72-hour runs do not
-  double count;
-* the portfolio aggregate sums those newest points over the buildings of the given grid areas
-  (see :func:`aggregate_hour` for how the interval is combined).
+* rows arrive as iterables and are consumed once, in a stream (:class:`RunStream`): a
+  10,000-building run is 1.44 million forecast rows, more than the load's memory should hold;
+* a building's series over ``[start, end)`` returns one point per target hour: the forecast of
+  the newest *forecast origin* (the run's date), then the newest ``issue_time``, then the largest
+  ``run_id`` (:func:`forecast_rank`), so overlapping daily 72-hour runs do not double count and a
+  late re-run of day D-1 (origin D-1, issued at 09:00 on D) does not replace the 05:00 forecasts
+  of day D. A row without an origin ranks below every row with one;
+* access follows the *current* topology: a building belongs to the grid area of its forecasts
+  with the newest origin (:func:`forecast_rank` again), so after a move the old area no longer lists
+  it, reads it or gets its recommendations, and a late re-run of an older day does not move it
+  back. The portfolio aggregate counts each building once per hour, in the area of the forecast
+  chosen for that hour (see :func:`aggregate_hour` for how the interval is combined).
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -191,7 +198,7 @@ class RecommendationRow:
 
 @dataclass(frozen=True, slots=True)
 class ForecastPoint:
-    """What a read returns for one target hour (the newest issue)."""
+    """What a read returns for one target hour (the newest origin, then issue: :func:`forecast_rank`)."""
 
     timestamp_hour: dt.datetime
     yhat: float
@@ -200,6 +207,7 @@ class ForecastPoint:
     issue_time: dt.datetime
     model_version: str
     run_id: str
+    origin_time: dt.datetime | None = None
     weather_source: str = WEATHER_SOURCE_UNKNOWN  # stored before the source was recorded: unknown
 
 
@@ -249,9 +257,9 @@ class ForecastStore(Protocol):
     def ensure_schema(self, create: bool = False) -> None:
         """Check the tables exist; create them when ``create`` (local runs, tests)."""
 
-    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
-                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
-        """Write one run's rows, replacing whatever an earlier write of ``run_id`` stored."""
+    def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
+                  recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
+        """Write one run's rows (consumed once, as a stream), replacing what an earlier write of ``run_id`` stored."""
 
     def list_buildings(self, grid_areas: Iterable[str]) -> list[BuildingInfo]:
         """Buildings with stored forecasts in the given grid areas."""
@@ -272,12 +280,25 @@ class ForecastStore(Protocol):
         """Recommendations of the newest run per building for target hours in ``[start, end)``."""
 
 
+NO_ORIGIN = dt.datetime(1, 1, 1, tzinfo=dt.UTC)  # ranks a row without an origin below all others
+
+
+def forecast_rank(origin_time: dt.datetime | None, issue_time: dt.datetime, run_id: str) -> tuple:
+    """Which of two forecasts for one hour wins: newest origin (the run's date), then issue, then run id.
+
+    "Newest issue wins" alone let a re-run of day D-1 at 09:00 replace the 05:00 forecasts of day D;
+    the origin says which day's information a forecast used, so it decides first.
+    """
+    return (origin_time or NO_ORIGIN, issue_time, run_id)
+
+
 def newest_per_hour(rows: Iterable[ForecastPoint]) -> list[ForecastPoint]:
-    """Keep, for each target hour, the point with the newest issue time (then the largest run id)."""
+    """Keep, for each target hour, the point that ranks highest by :func:`forecast_rank`."""
     best: dict[dt.datetime, ForecastPoint] = {}
     for p in rows:
         cur = best.get(p.timestamp_hour)
-        if cur is None or (p.issue_time, p.run_id) > (cur.issue_time, cur.run_id):
+        if cur is None or (forecast_rank(p.origin_time, p.issue_time, p.run_id)
+                           > forecast_rank(cur.origin_time, cur.issue_time, cur.run_id)):
             best[p.timestamp_hour] = p
     return [best[h] for h in sorted(best)]
 
@@ -316,9 +337,71 @@ def newest_run_recommendations(rows: Iterable[RecommendationRow]) -> list[Recomm
     return sorted(kept, key=lambda r: (r.timestamp_hour, r.building_id, r.kind, r.action))
 
 
+class RunStream:
+    """Validate one run's rows as they stream past, in bounded memory, and count them.
+
+    Each row is checked when it passes (fields, run id). Duplicated keys need every key seen; a set of
+    1.44 million tuples would cost more than the load has, so 64-bit hashes of the keys are collected
+    in compact arrays and checked by :meth:`check_duplicates` before the write is committed. (Two
+    different keys sharing a hash would be reported as a duplicate: odds about 1e-7 at 1.44 M rows.)
+    """
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = check_run_id(run_id)
+        self.forecasts = 0
+        self.recommendations = 0
+        self._hashes: dict[str, list] = {"forecast": [], "recommendation": []}
+        self._buffer: dict[str, list[int]] = {"forecast": [], "recommendation": []}
+
+    def _note(self, kind: str, key: tuple) -> None:
+        buf = self._buffer[kind]
+        buf.append(hash(key))
+        if len(buf) >= 65_536:
+            self._flush(kind)
+
+    def _flush(self, kind: str) -> None:
+        import numpy as np
+
+        if self._buffer[kind]:
+            self._hashes[kind].append(np.asarray(self._buffer[kind], dtype=np.int64))
+            self._buffer[kind] = []
+
+    def forecast_rows(self, rows: Iterable[ForecastRow]) -> Iterator[ForecastRow]:
+        for row in rows:
+            row.validated()
+            if row.run_id != self.run_id:
+                raise InvalidValueError(f"forecast row carries run_id {row.run_id!r}, expected {self.run_id!r}")
+            self._note("forecast", (row.building_id, row.series, row.timestamp_hour))
+            self.forecasts += 1
+            yield row
+
+    def recommendation_rows(self, rows: Iterable[RecommendationRow] | None) -> Iterator[RecommendationRow]:
+        for rec in rows or ():
+            rec.validated()
+            if rec.run_id != self.run_id:
+                raise InvalidValueError(f"recommendation row carries run_id {rec.run_id!r}, expected {self.run_id!r}")
+            self._note("recommendation", (rec.building_id, rec.kind, rec.timestamp_hour, rec.action))
+            self.recommendations += 1
+            yield rec
+
+    def check_duplicates(self) -> None:
+        """Raise when a key occurred twice in the run (call after the rows were consumed, before committing)."""
+        import numpy as np
+
+        for kind in self._hashes:
+            self._flush(kind)
+            if not self._hashes[kind]:
+                continue
+            hashes = np.sort(np.concatenate(self._hashes[kind]))
+            repeats = int(np.count_nonzero(hashes[1:] == hashes[:-1]))
+            if repeats:
+                raise InvalidValueError(f"{repeats} duplicate {kind} key(s) in run {self.run_id} "
+                                        "(a building, series/kind and hour may appear once per run)")
+
+
 def validate_run(run_id: str, forecasts: Sequence[ForecastRow],
                  recommendations: Sequence[RecommendationRow] | None) -> None:
-    """Every row valid and belonging to ``run_id``; duplicates within a run are refused."""
+    """Every row valid and belonging to ``run_id``; duplicates within a run are refused (lists in memory)."""
     check_run_id(run_id)
     seen: set[tuple] = set()
     for row in forecasts:

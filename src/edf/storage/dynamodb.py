@@ -18,16 +18,32 @@ area membership         ``A#{area}`` / ``B#{building}``   ``GET /v1/buildings``:
 
 The portfolio aggregate is computed when a run is written (per grid area, series and hour: the
 building count, the sum of ``yhat``, of the bounds and of the squared half-widths) and a read takes,
-for each hour, the newest run that covered the area. That equals the per-building newest forecast
+for each hour, the run that covered the area with the newest origin (then issue time, then run id:
+:func:`edf.storage.base.forecast_rank`). That equals the per-building newest forecast
 (the PostgreSQL/Timestream semantics) whenever a run forecasts every building of its areas, which
 the inference workflow does; it makes a 1,000-building portfolio read 72 small items instead of
 72,000 (see ``bench/serving.py``).
 
+Topology changes (a building moving between grid areas). The building item ``B#{b}``/``META``
+holds the building's *current* area and the rank (origin, issue, run) of the run that set it.
+Before a run's building items are written, the stored ``META`` items of its buildings are read
+(``BatchGetItem``): a building a newer run already placed keeps its ``META`` and membership (a late
+re-run of an older day does not move it back); a building that moved loses its old
+``A#{old}``/``B#{b}`` membership, and the run writes aggregate items for the old area's hours too
+(count 0 when no other building of the run is there), so the old area's newest aggregate no longer
+counts it. Recommendation reads keep only buildings whose current area is asked for.
+
 Every item carries ``expires_at`` (epoch seconds, issue time + ``ttl_days``), the table's TTL
 attribute, so old runs age out without a sweeper. ``BatchWriteItem`` calls take 25 items and
 ``UnprocessedItems`` are retried with exponential backoff; what still fails raises.
-Re-writing a run puts the new items first, then deletes the run's old items the new write did
-not contain (found through ``ByRun``), so readers never see a half-empty run.
+
+Writing streams: rows are consumed once and turned into items as they pass, ``BatchWriteItem``
+calls run on ``write_threads`` threads with a bounded number in flight, and only the per-area
+aggregates and per-building entries (thousands, not millions) are held until the end — so the
+load's memory does not grow with the portfolio. Every item of a write carries its generation
+``g``; re-writing a run puts the new items first, then deletes the run's items of another
+generation (``ByRun`` projects ``g``), so readers never see a half-empty run and the writer never
+holds the old run's keys.
 """
 
 from __future__ import annotations
@@ -37,8 +53,11 @@ import logging
 import math
 import os
 import random
+import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
 from edf.data.outputs import WEATHER_SOURCE_UNKNOWN
@@ -48,6 +67,7 @@ from edf.storage.base import (
     ForecastRow,
     PortfolioPoint,
     RecommendationRow,
+    RunStream,
     StoreError,
     WriteResult,
     check_building_id,
@@ -58,11 +78,11 @@ from edf.storage.base import (
     newest_per_hour,
     newest_run_recommendations,
     parse_iso_z,
-    validate_run,
 )
 
 log = logging.getLogger(__name__)
 BATCH = 25  # BatchWriteItem limit
+GET_BATCH = 100  # BatchGetItem limit
 MAX_ATTEMPTS = 8
 END_SUFFIX = "#~"  # sorts after every "#..." continuation of a key prefix
 
@@ -81,12 +101,22 @@ def _n(value: float) -> dict[str, str]:
     return {"N": repr(float(value))}
 
 
+def _rank(item: dict[str, Any]) -> tuple[str, str, str]:
+    """An item's (origin, issue, run) as fixed-width text: compares like ``forecast_rank``."""
+    return (item.get("ot", {}).get("S", ""), item.get("it", {}).get("S", ""), item.get("r", {}).get("S", ""))
+
+
+def _later(a: dt.datetime | None, b: dt.datetime | None) -> dt.datetime | None:
+    return b if a is None else a if b is None else max(a, b)
+
+
 class DynamoDBForecastStore:
     """:class:`edf.storage.base.ForecastStore` on one DynamoDB table (on-demand capacity)."""
 
     backend = "DYNAMODB"
 
-    def __init__(self, table_name: str, ttl_days: int, client: Any | None = None, region: str | None = None):
+    def __init__(self, table_name: str, ttl_days: int, client: Any | None = None, region: str | None = None,
+                 write_threads: int = 8):
         import boto3
         from botocore.config import Config
 
@@ -96,6 +126,7 @@ class DynamoDBForecastStore:
             "dynamodb", region_name=region,
             config=Config(retries={"max_attempts": 10, "mode": "adaptive"}, connect_timeout=5, read_timeout=20))
         self.sleep = time.sleep  # replaced in tests
+        self.write_threads = max(1, int(write_threads))
 
     # ---------------------------------------------------------------- schema
     def ensure_schema(self, create: bool = False) -> None:
@@ -110,7 +141,7 @@ class DynamoDBForecastStore:
         gsi = [
             {"IndexName": "ByRun", "KeySchema": [{"AttributeName": "RPK", "KeyType": "HASH"},
                                                  {"AttributeName": "RSK", "KeyType": "RANGE"}],
-             "Projection": {"ProjectionType": "KEYS_ONLY"}},
+             "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["g"]}},
         ]
         self.client.create_table(
             TableName=self.table, BillingMode="PAY_PER_REQUEST",
@@ -128,7 +159,7 @@ class DynamoDBForecastStore:
     def _expires(self, issue: dt.datetime) -> dict[str, str]:
         return {"N": str(int((issue + dt.timedelta(days=self.ttl_days)).timestamp()))}
 
-    def _forecast_item(self, r: ForecastRow) -> dict[str, Any]:
+    def _forecast_item(self, r: ForecastRow, gen: str) -> dict[str, Any]:
         hour, issue = iso_z(r.timestamp_hour), iso_z(r.issue_time)
         pk, sk = f"F#{r.building_id}#{r.series}", f"{hour}#{issue}#{r.run_id}"
         item = {
@@ -138,7 +169,7 @@ class DynamoDBForecastStore:
             "th": {"S": hour}, "it": {"S": issue}, "r": {"S": r.run_id},
             "y": _n(r.yhat), "lo": _n(r.yhat_lower), "hi": _n(r.yhat_upper),
             "mv": {"S": r.model_version}, "st": {"S": r.strategy},
-            "expires_at": self._expires(r.issue_time),
+            "expires_at": self._expires(r.issue_time), "g": {"S": gen},
         }
         if r.lead_hours is not None:
             item["lh"] = {"N": str(int(r.lead_hours))}
@@ -147,28 +178,41 @@ class DynamoDBForecastStore:
         item["ws"] = {"S": r.weather_source}  # weather source (issue 15)
         return item
 
-    def _aggregate_items(self, forecasts: Sequence[ForecastRow]) -> list[dict[str, Any]]:
-        sums: dict[tuple[str, str, dt.datetime], list[Any]] = {}
-        for r in forecasts:
-            acc = sums.setdefault((r.grid_area, r.series, r.timestamp_hour), [0, 0.0, 0.0, 0.0, 0.0, 0.0, r.issue_time, r.run_id])
-            acc[0] += 1
-            acc[1] += r.yhat
-            acc[2] += (r.yhat - r.yhat_lower) ** 2
-            acc[3] += (r.yhat_upper - r.yhat) ** 2
-            acc[4] += r.yhat_lower
-            acc[5] += r.yhat_upper
-            acc[6] = max(acc[6], r.issue_time)
-        items = []
-        for (area, series, hour_dt), (n, y, lq, hq, ls, hs, issue_dt, run_id) in sums.items():
+    @staticmethod
+    def _accumulate(sums: dict[tuple[str, str, dt.datetime], list[Any]], r: ForecastRow) -> None:
+        """Add one forecast to its area/series/hour aggregate (count, sums, squared half-widths)."""
+        acc = sums.setdefault((r.grid_area, r.series, r.timestamp_hour),
+                              [0, 0.0, 0.0, 0.0, 0.0, 0.0, r.issue_time, r.run_id, r.origin_time])
+        acc[0] += 1
+        acc[1] += r.yhat
+        acc[2] += (r.yhat - r.yhat_lower) ** 2
+        acc[3] += (r.yhat_upper - r.yhat) ** 2
+        acc[4] += r.yhat_lower
+        acc[5] += r.yhat_upper
+        acc[6] = max(acc[6], r.issue_time)
+        acc[8] = _later(acc[8], r.origin_time)
+
+    @staticmethod
+    def _vacate(sums: dict[tuple[str, str, dt.datetime], list[Any]], moved: dict[str, tuple[str, str]]) -> None:
+        """For buildings that left an area (building -> (old area, new area)), add the old area's hours of
+        the new area with no contribution: the old area's newest aggregate then stops counting them."""
+        pairs = {(old, new) for old, new in moved.values()}
+        for (area, series, hour), acc in list(sums.items()):
+            for old, new in pairs:
+                if area == new:
+                    sums.setdefault((old, series, hour), [0, 0.0, 0.0, 0.0, 0.0, 0.0, acc[6], acc[7], acc[8]])
+
+    def _aggregate_items(self, sums: dict[tuple[str, str, dt.datetime], list[Any]], gen: str) -> Iterator[dict[str, Any]]:
+        for (area, series, hour_dt), (n, y, lq, hq, ls, hs, issue_dt, run_id, origin) in sums.items():
             hour, issue = iso_z(hour_dt), iso_z(issue_dt)
             pk, sk = f"PA#{area}#{series}", f"{hour}#{issue}#{run_id}"
-            items.append({"PK": {"S": pk}, "SK": {"S": sk}, "RPK": {"S": f"RUN#{run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
-                          "th": {"S": hour}, "it": {"S": issue}, "r": {"S": run_id}, "n": {"N": str(n)},
-                          "y": _n(y), "lq": _n(lq), "hq": _n(hq), "ls": _n(ls), "hs": _n(hs),
-                          "expires_at": self._expires(issue_dt)})
-        return items
+            yield {"PK": {"S": pk}, "SK": {"S": sk}, "RPK": {"S": f"RUN#{run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
+                   "th": {"S": hour}, "it": {"S": issue}, "r": {"S": run_id}, "n": {"N": str(n)},
+                   "y": _n(y), "lq": _n(lq), "hq": _n(hq), "ls": _n(ls), "hs": _n(hs),
+                   "expires_at": self._expires(issue_dt), "g": {"S": gen},
+                   **({"ot": {"S": iso_z(origin)}} if origin is not None else {})}
 
-    def _recommendation_item(self, r: RecommendationRow) -> dict[str, Any]:
+    def _recommendation_item(self, r: RecommendationRow, gen: str) -> dict[str, Any]:
         hour = iso_z(r.timestamp_hour)
         pk, sk = f"RA#{r.grid_area}#{hour[:10]}", f"{hour}#{r.building_id}#{r.kind}#{r.action}#{r.run_id}"
         return {
@@ -177,65 +221,129 @@ class DynamoDBForecastStore:
             "b": {"S": r.building_id}, "a": {"S": r.grid_area}, "k": {"S": r.kind}, "th": {"S": hour},
             "ac": {"S": r.action}, "kw": _n(r.kw), "red": _n(r.expected_reduction_kwh),
             "sav": _n(r.expected_saving), "r": {"S": r.run_id}, "it": {"S": iso_z(r.issue_time)},
-            "expires_at": self._expires(r.issue_time),
+            "expires_at": self._expires(r.issue_time), "g": {"S": gen},
         }
 
-    def _building_items(self, forecasts: Sequence[ForecastRow]) -> list[dict[str, Any]]:
-        series: dict[tuple[str, str], set[str]] = {}
-        newest: dict[tuple[str, str], dt.datetime] = {}
-        for r in forecasts:
-            key = (r.building_id, r.grid_area)
-            series.setdefault(key, set()).add(r.series)
-            newest[key] = max(newest.get(key, r.issue_time), r.issue_time)
-        items = []
-        for (b, a), ss in series.items():
-            common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(newest[(b, a)])}
-            items.append({"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}, **common})
-            items.append({"PK": {"S": f"A#{a}"}, "SK": {"S": f"B#{b}"}, **common})
-        return items
+    @staticmethod
+    def _note_building(seen: dict[tuple[str, str], list[Any]], r: ForecastRow) -> None:
+        entry = seen.setdefault((r.building_id, r.grid_area), [set(), r.issue_time, r.origin_time, r.run_id])
+        entry[0].add(r.series)
+        entry[1] = max(entry[1], r.issue_time)
+        entry[2] = _later(entry[2], r.origin_time)
 
-    def _batch(self, requests: list[dict[str, Any]]) -> int:
-        """BatchWriteItem in chunks of 25, retrying UnprocessedItems; returns the calls made."""
-        calls = 0
-        for i in range(0, len(requests), BATCH):
-            pending = requests[i:i + BATCH]
+    def _building_items(self, seen: dict[tuple[str, str], list[Any]]) -> Iterator[dict[str, Any]]:
+        """``META`` + membership per building, carrying the run's rank (``ot``, ``it``, ``r``)."""
+        for (b, a), (ss, newest, origin, run_id) in seen.items():
+            common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(newest),
+                      "it": {"S": iso_z(newest)}, "r": {"S": run_id},
+                      **({"ot": {"S": iso_z(origin)}} if origin is not None else {})}
+            yield {"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}, **common}
+            yield {"PK": {"S": f"A#{a}"}, "SK": {"S": f"B#{b}"}, **common}
+
+    def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """BatchGetItem in chunks of 100, retrying UnprocessedKeys (same backoff as writes)."""
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), GET_BATCH):
+            request: dict[str, Any] = {"Keys": keys[i:i + GET_BATCH]}
             for attempt in range(MAX_ATTEMPTS):
-                calls += 1
-                resp = self.client.batch_write_item(RequestItems={self.table: pending})
-                pending = resp.get("UnprocessedItems", {}).get(self.table, [])
+                resp = self.client.batch_get_item(RequestItems={self.table: request})
+                out += resp.get("Responses", {}).get(self.table, [])
+                pending = resp.get("UnprocessedKeys", {}).get(self.table)
                 if not pending:
                     break
-                delay = min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random() / 2)
-                log.info("DynamoDB left %d item(s) unprocessed; retrying in %.2fs", len(pending), delay)
-                self.sleep(delay)
+                request = pending
+                self.sleep(min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random() / 2))
             else:
-                raise StoreError(f"DynamoDB left {len(pending)} item(s) unprocessed after {MAX_ATTEMPTS} "
-                                 f"attempts (table {self.table}); the run was not fully written")
-        return calls
+                raise StoreError(f"DynamoDB left keys unread after {MAX_ATTEMPTS} attempts (table {self.table})")
+        return out
 
-    def _run_keys(self, run_id: str) -> set[tuple[str, str]]:
-        keys = set()
+    def _current(self, building_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored ``META`` item (current area and its run's rank) of each building that has one."""
+        keys = [{"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}} for b in sorted(set(building_ids))]
+        return {it["b"]["S"]: it for it in self._get_many(keys)}
+
+    def _topology(self, seen: dict[tuple[str, str], list[Any]]) -> dict[str, tuple[str, str]]:
+        """Compare the run's buildings with their stored ``META``; returns the moves (building -> (old, new)).
+
+        Entries of buildings a higher-ranking run already placed are dropped from ``seen`` (their
+        ``META`` and membership stay as they are). Thousands of buildings: 1 BatchGetItem per 100.
+        """
+        current = self._current(b for b, _ in seen)
+        moved: dict[str, tuple[str, str]] = {}
+        for (b, a), (_, issue, origin, run_id) in list(seen.items()):
+            cur = current.get(b)
+            if cur is None:
+                continue
+            mine = (iso_z(origin) if origin is not None else "", iso_z(issue), run_id)
+            if _rank(cur) > mine:
+                del seen[(b, a)]
+            elif cur["a"]["S"] != a:
+                moved[b] = (cur["a"]["S"], a)
+        return moved
+
+    def _send(self, requests: list[dict[str, Any]]) -> int:
+        """One BatchWriteItem of <= 25 requests, retrying UnprocessedItems; returns the calls made."""
+        pending = requests
+        for attempt in range(MAX_ATTEMPTS):
+            resp = self.client.batch_write_item(RequestItems={self.table: pending})
+            pending = resp.get("UnprocessedItems", {}).get(self.table, [])
+            if not pending:
+                return attempt + 1
+            delay = min(2.0, 0.05 * 2 ** attempt) * (0.5 + random.random() / 2)
+            log.info("DynamoDB left %d item(s) unprocessed; retrying in %.2fs", len(pending), delay)
+            self.sleep(delay)
+        raise StoreError(f"DynamoDB left {len(pending)} item(s) unprocessed after {MAX_ATTEMPTS} "
+                         f"attempts (table {self.table}); the run was not fully written")
+
+    def _batch(self, requests: Iterable[dict[str, Any]]) -> int:
+        """Send requests in batches of 25 on the writer threads; returns the calls made."""
+        with BatchWriter(self._send, self.write_threads) as writer:
+            for request in requests:
+                writer.add(request)
+        return writer.calls
+
+    def _stale(self, run_id: str, gen: str) -> Iterator[tuple[str, str]]:
+        """Keys of the run's items written by another generation (an earlier write of the run)."""
         for item in self._query(IndexName="ByRun", KeyConditionExpression="RPK = :p",
                                 ExpressionAttributeValues={":p": {"S": f"RUN#{run_id}"}}):
-            keys.add((item["PK"]["S"], item["SK"]["S"]))
-        return keys
+            if item.get("g", {}).get("S") != gen:
+                yield item["PK"]["S"], item["SK"]["S"]
 
-    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
-                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
-        validate_run(run_id, forecasts, recommendations)
-        old = self._run_keys(run_id)
-        f_items = [self._forecast_item(r) for r in forecasts]
-        r_items = [self._recommendation_item(r) for r in recommendations or ()]
-        a_items = self._aggregate_items(forecasts)
-        items = self._building_items(forecasts) + f_items + a_items + r_items
-        calls = self._batch([{"PutRequest": {"Item": it}} for it in items])
-        new = {(it["PK"]["S"], it["SK"]["S"]) for it in f_items + a_items + r_items}
-        stale = sorted(old - new)
-        calls += self._batch([{"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}} for pk, sk in stale])
-        return WriteResult(
-            forecasts_written=len(f_items), recommendations_written=len(r_items), backend=self.backend,
-            forecasts_removed=sum(1 for pk, _ in stale if pk.startswith("F#")),
-            recommendations_removed=sum(1 for pk, _ in stale if pk.startswith("RA#")), calls=calls)
+    def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
+                  recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
+        stream, gen = RunStream(run_id), uuid.uuid4().hex
+        sums: dict[tuple[str, str, dt.datetime], list[Any]] = {}
+        buildings: dict[tuple[str, str], list[Any]] = {}
+
+        def items() -> Iterator[dict[str, Any]]:
+            for r in stream.forecast_rows(forecasts):
+                self._accumulate(sums, r)
+                self._note_building(buildings, r)
+                yield self._forecast_item(r, gen)
+            for rec in stream.recommendation_rows(recommendations):
+                yield self._recommendation_item(rec, gen)
+            stream.check_duplicates()
+            moved.update(self._topology(buildings))  # issue 14, item 7: access follows the current topology
+            self._vacate(sums, moved)
+            yield from self._aggregate_items(sums, gen)
+            yield from self._building_items(buildings)
+
+        moved: dict[str, tuple[str, str]] = {}
+        calls = self._batch({"PutRequest": {"Item": it}} for it in items())
+        removed = {"F#": 0, "RA#": 0}
+
+        def deletes() -> Iterator[dict[str, Any]]:
+            for pk, sk in self._stale(run_id, gen):
+                for prefix in removed:
+                    removed[prefix] += pk.startswith(prefix)
+                yield {"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
+            for b, (old, _) in sorted(moved.items()):  # the building left its old area
+                yield {"DeleteRequest": {"Key": {"PK": {"S": f"A#{old}"}, "SK": {"S": f"B#{b}"}}}}
+
+        calls += self._batch(deletes())
+        return WriteResult(forecasts_written=stream.forecasts, recommendations_written=stream.recommendations,
+                           backend=self.backend, forecasts_removed=removed["F#"],
+                           recommendations_removed=removed["RA#"], calls=calls)
 
     # ---------------------------------------------------------------- reads
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -269,6 +377,7 @@ class DynamoDBForecastStore:
             timestamp_hour=parse_iso_z(item["th"]["S"]), yhat=float(item["y"]["N"]),
             yhat_lower=float(item["lo"]["N"]), yhat_upper=float(item["hi"]["N"]),
             issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"],
+            origin_time=parse_iso_z(item["ot"]["S"]) if "ot" in item else None,
             weather_source=item.get("ws", {}).get("S", WEATHER_SOURCE_UNKNOWN))
 
     def building_series(self, building_id: str, series: str, start: dt.datetime,
@@ -280,7 +389,7 @@ class DynamoDBForecastStore:
             KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
             ExpressionAttributeValues={":p": {"S": f"F#{building_id}#{series}"}, ":a": {"S": iso_z(start)},
                                        ":b": {"S": iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX}},
-            ProjectionExpression="th, y, lo, hi, it, r, mv, ws")
+            ProjectionExpression="th, y, lo, hi, it, r, mv, ot, ws")
         return newest_per_hour(self._point(it) for it in items)
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
@@ -295,15 +404,16 @@ class DynamoDBForecastStore:
                                   ExpressionAttributeValues={":p": {"S": f"PA#{area}#{series}"},
                                                              ":a": {"S": lo}, ":b": {"S": hi}}):
                 cur = newest.get(it["th"]["S"])
-                if cur is None or (it["it"]["S"], it["r"]["S"]) > (cur["it"]["S"], cur["r"]["S"]):
+                if cur is None or _rank(it) > _rank(cur):
                     newest[it["th"]["S"]] = it
             for hour, it in newest.items():
                 acc = totals.setdefault(hour, [0.0] * 6)
                 for i, key in enumerate(("n", "y", "lq", "hq", "ls", "hs")):
                     acc[i] += float(it[key]["N"])
+        # an hour whose newest aggregates count no building (every building left the areas) is no point
         return [PortfolioPoint(timestamp_hour=parse_iso_z(h), buildings=int(n), yhat=y, yhat_lower=y - math.sqrt(lq),
                                yhat_upper=y + math.sqrt(hq), yhat_lower_comonotonic=ls, yhat_upper_comonotonic=hs)
-                for h, (n, y, lq, hq, ls, hs) in sorted(totals.items())]
+                for h, (n, y, lq, hq, ls, hs) in sorted(totals.items()) if n > 0]
 
     def recommendations(self, grid_areas: Iterable[str], start: dt.datetime,
                         end: dt.datetime) -> list[RecommendationRow]:
@@ -320,7 +430,62 @@ class DynamoDBForecastStore:
                         timestamp_hour=parse_iso_z(it["th"]["S"]), action=it["ac"]["S"], kw=float(it["kw"]["N"]),
                         expected_reduction_kwh=float(it["red"]["N"]), expected_saving=float(it["sav"]["N"]),
                         run_id=it["r"]["S"], issue_time=parse_iso_z(it["it"]["S"])))
-        return newest_run_recommendations(rows)
+        # access follows the current topology: a building that left the areas takes its old rows along
+        current = self._current(r.building_id for r in rows) if rows else {}
+        wanted = {check_grid_area(a) for a in grid_areas}
+        return newest_run_recommendations(
+            r for r in rows if r.building_id in current and current[r.building_id]["a"]["S"] in wanted)
+
+
+class BatchWriter:
+    """``BatchWriteItem`` batches of 25 sent by a thread pool, with a bounded number in flight.
+
+    Real DynamoDB answers a batch in ~10-30 ms; one thread would need 10-20 minutes for a
+    10,000-building run (57,600 batches), a pool of 8 a few. At most ``4 x threads`` batches wait,
+    so memory stays bounded however many items stream through. The first failure stops the
+    writer and is raised when it closes.
+    """
+
+    def __init__(self, send: Callable[[list[dict[str, Any]]], int], threads: int) -> None:
+        self.send = send
+        self.calls = 0
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ddb-write")
+        self._futures: set[Future] = set()
+        self._limit = 4 * threads
+        self._batch: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+
+    def __enter__(self) -> BatchWriter:
+        return self
+
+    def __exit__(self, exc_type: Any, *exc: Any) -> None:
+        try:
+            if exc_type is None:
+                self._submit()
+                self._drain(0)
+        finally:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def add(self, request: dict[str, Any]) -> None:
+        self._batch.append(request)
+        if len(self._batch) == BATCH:
+            self._submit()
+
+    def _submit(self) -> None:
+        if not self._batch:
+            return
+        if len(self._futures) >= self._limit:
+            self._drain(self._limit // 2)
+        self._futures.add(self._pool.submit(self.send, self._batch))
+        self._batch = []
+
+    def _drain(self, keep: int) -> None:
+        """Wait until at most ``keep`` batches are in flight; raise the first failure."""
+        while len(self._futures) > keep:
+            done, _ = wait(self._futures, return_when=FIRST_EXCEPTION)
+            for future in done:
+                self._futures.discard(future)
+                self.calls += future.result()
 
 
 def table_name(cfg: Any) -> str:

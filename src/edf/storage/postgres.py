@@ -7,9 +7,15 @@
   every upserted row carries the write's id, and the run's rows with another write id — rows an
   earlier write of the run had that this one does not — are deleted in the same transaction.
 * Reads: parameterised queries only (``%s`` placeholders; identifiers are validated and quoted
-  with ``psycopg.sql``). ``DISTINCT ON (hour) ... ORDER BY hour, issue_time DESC`` picks the newest
-  issue per target hour, served by the index ``(building_id, series, timestamp_hour, issue_time)``;
-  the portfolio aggregate is computed in SQL over ``(grid_area, series, timestamp_hour)``.
+  with ``psycopg.sql``). ``DISTINCT ON (hour) ... ORDER BY hour, origin_time DESC NULLS LAST,
+  issue_time DESC, run_id DESC`` picks the forecast of the newest origin, then issue, per target hour
+  (:func:`edf.storage.base.forecast_rank`), served by the index ``(building_id, series,
+  timestamp_hour, issue_time)``; the portfolio aggregate is computed in SQL.
+* Topology: ``buildings`` holds each building's current grid area and the rank (origin, issue) of
+  the run that set it; a run only moves a building when it ranks at least as high, so a late re-run
+  of an older day does not move it back. The portfolio takes each building's newest forecast per
+  hour *before* filtering by area (a building that moved is counted once, in the area of the
+  chosen forecast); recommendations keep only buildings whose current area is asked for.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from edf.storage.base import (
     ForecastRow,
     PortfolioPoint,
     RecommendationRow,
+    RunStream,
     StoreError,
     WriteResult,
     check_building_id,
@@ -35,7 +42,6 @@ from edf.storage.base import (
     check_range,
     check_series,
     newest_run_recommendations,
-    validate_run,
 )
 
 log = logging.getLogger(__name__)
@@ -88,7 +94,25 @@ CREATE TABLE IF NOT EXISTS {schema}.buildings (
     updated_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS buildings_area_idx ON {schema}.buildings (grid_area);
+ALTER TABLE {schema}.buildings ADD COLUMN IF NOT EXISTS origin_time timestamptz;
+ALTER TABLE {schema}.buildings ADD COLUMN IF NOT EXISTS issue_time timestamptz;
 """
+
+# A building's current area comes from its newest-origin run: a run ranking lower (a late re-run of
+# an older day) adds its series but leaves the area and rank alone.
+BUILDINGS_UPSERT = (
+    "INSERT INTO {schema}.buildings (building_id, grid_area, series, updated_at, origin_time, issue_time) "
+    "SELECT building_id, min(grid_area), array_agg(DISTINCT series ORDER BY series), now(), max(origin_time), "
+    "max(issue_time) FROM stage_f GROUP BY building_id "
+    "ON CONFLICT (building_id) DO UPDATE SET "
+    "grid_area = CASE WHEN {newer} THEN EXCLUDED.grid_area ELSE buildings.grid_area END, "
+    "origin_time = CASE WHEN {newer} THEN EXCLUDED.origin_time ELSE buildings.origin_time END, "
+    "issue_time = CASE WHEN {newer} THEN EXCLUDED.issue_time ELSE buildings.issue_time END, "
+    "series = ARRAY(SELECT DISTINCT unnest(buildings.series || EXCLUDED.series) ORDER BY 1), "
+    "updated_at = EXCLUDED.updated_at").replace(
+    "{newer}", "(coalesce(EXCLUDED.origin_time, '-infinity'), coalesce(EXCLUDED.issue_time, '-infinity')) >= "
+    "(coalesce(buildings.origin_time, '-infinity'), coalesce(buildings.issue_time, '-infinity'))")
+NEWEST_ORDER = "origin_time DESC NULLS LAST, issue_time DESC, run_id DESC"
 
 F_COLS = ("building_id", "series", "timestamp_hour", "run_id", "grid_area", "issue_time", "origin_time",
           "lead_hours", "yhat", "yhat_lower", "yhat_upper", "strategy", "model_version", "write_id",
@@ -156,16 +180,16 @@ class PostgresForecastStore:
                 if statement.strip():
                     cur.execute(self._q(statement))
 
-    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
-                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
-        validate_run(run_id, forecasts, recommendations)
-        recommendations = list(recommendations or ())
+    def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
+                  recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
+        """Stream the rows into staging tables with COPY, then swap the run in one transaction."""
+        stream = RunStream(run_id)
         write_id = uuid.uuid4()
         with self.conn.transaction(), self.conn.cursor() as cur:
             cur.execute(self._q("CREATE TEMP TABLE stage_f (LIKE {schema}.forecasts INCLUDING DEFAULTS) ON COMMIT DROP"))
             with cur.copy(self._q("COPY stage_f ({cols}) FROM STDIN",
                     cols=self._sql.SQL(", ").join(map(self._sql.Identifier, F_COLS)))) as copy:
-                for r in forecasts:
+                for r in stream.forecast_rows(forecasts):
                     copy.write_row((r.building_id, r.series, r.timestamp_hour, r.run_id, r.grid_area, r.issue_time,
                                     r.origin_time, r.lead_hours, r.yhat, r.yhat_lower, r.yhat_upper, r.strategy,
                                     r.model_version, write_id, r.weather_source))
@@ -181,7 +205,7 @@ class PostgresForecastStore:
             cur.execute(self._q("CREATE TEMP TABLE stage_r (LIKE {schema}.recommendations) ON COMMIT DROP"))
             with cur.copy(self._q("COPY stage_r ({cols}) FROM STDIN",
                     cols=self._sql.SQL(", ").join(map(self._sql.Identifier, R_COLS)))) as copy:
-                for r in recommendations:
+                for r in stream.recommendation_rows(recommendations):
                     copy.write_row((r.run_id, r.building_id, r.kind, r.timestamp_hour, r.action, r.grid_area, r.kw,
                                     r.expected_reduction_kwh, r.expected_saving, r.issue_time, write_id))
             updates = self._sql.SQL(", ").join(
@@ -193,14 +217,9 @@ class PostgresForecastStore:
             cur.execute(self._q("DELETE FROM {schema}.recommendations WHERE run_id = %s AND write_id <> %s"),
                         (run_id, write_id))
             r_removed = cur.rowcount
-            cur.execute(self._q(
-                "INSERT INTO {schema}.buildings (building_id, grid_area, series, updated_at) "
-                "SELECT building_id, min(grid_area), array_agg(DISTINCT series ORDER BY series), now() "
-                "FROM stage_f GROUP BY building_id "
-                "ON CONFLICT (building_id) DO UPDATE SET grid_area = EXCLUDED.grid_area, "
-                "series = ARRAY(SELECT DISTINCT unnest(buildings.series || EXCLUDED.series) ORDER BY 1), "
-                "updated_at = EXCLUDED.updated_at"))
-        return WriteResult(forecasts_written=len(forecasts), recommendations_written=len(recommendations),
+            cur.execute(self._q(BUILDINGS_UPSERT))
+            stream.check_duplicates()  # before the commit: a run with duplicated keys is rolled back whole
+        return WriteResult(forecasts_written=stream.forecasts, recommendations_written=stream.recommendations,
                            backend=self.backend, forecasts_removed=max(f_removed, 0),
                            recommendations_removed=max(r_removed, 0), calls=1)
 
@@ -229,25 +248,31 @@ class PostgresForecastStore:
         start, end = check_range(start, end)
         rows = self._rows(
             "SELECT DISTINCT ON (timestamp_hour) timestamp_hour, yhat, yhat_lower, yhat_upper, issue_time, "
-            "model_version, run_id, weather_source FROM {schema}.forecasts "
+            "model_version, run_id, origin_time, weather_source FROM {schema}.forecasts "
             "WHERE building_id = %s AND series = %s AND timestamp_hour >= %s AND timestamp_hour < %s "
-            "ORDER BY timestamp_hour, issue_time DESC, run_id DESC", (building_id, series, start, end))
-        return [ForecastPoint(h.astimezone(dt.UTC), y, lo, hi, it.astimezone(dt.UTC), mv, r, ws)
-                for h, y, lo, hi, it, mv, r, ws in rows]
+            f"ORDER BY timestamp_hour, {NEWEST_ORDER}", (building_id, series, start, end))
+        return [ForecastPoint(h.astimezone(dt.UTC), y, lo, hi, it.astimezone(dt.UTC), mv, r,
+                              ot.astimezone(dt.UTC) if ot is not None else None, ws)
+                for h, y, lo, hi, it, mv, r, ot, ws in rows]
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                          end: dt.datetime) -> list[PortfolioPoint]:
         areas = sorted({check_grid_area(a) for a in grid_areas})
         check_series(series)
         start, end = check_range(start, end)
+        # newest forecast per building and hour over *all* its areas, then the area filter: a building
+        # that moved is counted once, in the area of the forecast that wins the hour
         rows = self._rows(
-            "WITH newest AS (SELECT DISTINCT ON (building_id, timestamp_hour) timestamp_hour, yhat, yhat_lower, "
-            "yhat_upper FROM {schema}.forecasts WHERE grid_area = ANY(%s) AND series = %s "
+            "WITH cand AS (SELECT DISTINCT building_id FROM {schema}.forecasts WHERE grid_area = ANY(%s) "
+            "AND series = %s AND timestamp_hour >= %s AND timestamp_hour < %s), "
+            "newest AS (SELECT DISTINCT ON (building_id, timestamp_hour) grid_area, timestamp_hour, yhat, yhat_lower, "
+            "yhat_upper FROM {schema}.forecasts WHERE building_id IN (SELECT building_id FROM cand) AND series = %s "
             "AND timestamp_hour >= %s AND timestamp_hour < %s "
-            "ORDER BY building_id, timestamp_hour, issue_time DESC, run_id DESC) "
+            f"ORDER BY building_id, timestamp_hour, {NEWEST_ORDER}) "
             "SELECT timestamp_hour, count(*), sum(yhat), sum(yhat) - sqrt(sum((yhat - yhat_lower) ^ 2)), "
             "sum(yhat) + sqrt(sum((yhat_upper - yhat) ^ 2)), sum(yhat_lower), sum(yhat_upper) "
-            "FROM newest GROUP BY timestamp_hour ORDER BY timestamp_hour", (areas, series, start, end))
+            "FROM newest WHERE grid_area = ANY(%s) GROUP BY timestamp_hour ORDER BY timestamp_hour",
+            (areas, series, start, end, series, start, end, areas))
         return [PortfolioPoint(h.astimezone(dt.UTC), int(n), y, lo, hi, clo, chi)
                 for h, n, y, lo, hi, clo, chi in rows]
 
@@ -256,9 +281,11 @@ class PostgresForecastStore:
         areas = sorted({check_grid_area(a) for a in grid_areas})
         start, end = check_range(start, end)
         rows = self._rows(
-            "SELECT building_id, grid_area, kind, timestamp_hour, action, kw, expected_reduction_kwh, "
-            "expected_saving, run_id, issue_time FROM {schema}.recommendations "
-            "WHERE grid_area = ANY(%s) AND timestamp_hour >= %s AND timestamp_hour < %s", (areas, start, end))
+            "SELECT r.building_id, r.grid_area, kind, timestamp_hour, action, kw, expected_reduction_kwh, "
+            "expected_saving, run_id, r.issue_time FROM {schema}.recommendations r "
+            "JOIN {schema}.buildings b ON b.building_id = r.building_id AND b.grid_area = ANY(%s) "
+            "WHERE r.grid_area = ANY(%s) AND timestamp_hour >= %s AND timestamp_hour < %s",
+            (areas, areas, start, end))
         return newest_run_recommendations(
             RecommendationRow(b, a, k, h.astimezone(dt.UTC), ac, kw, red, sav, r, it.astimezone(dt.UTC))
             for b, a, k, h, ac, kw, red, sav, r, it in rows)

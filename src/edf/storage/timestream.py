@@ -5,8 +5,12 @@ So a record's *time is its issue time* and the target hour travels twice: as the
 TIMESTAMP measure (what range predicates use) and as the ``target_hour`` dimension (Timestream
 identifies a record by dimensions + time + measure name; all 72 hours of one run share the issue
 time, so without a per-hour dimension they would be one record overwriting itself). Records are
-multi-measure (``yhat``, ``yhat_lower``, ``yhat_upper``, ``target_time``, ``model_version``,
-``strategy``), one per building, series and target hour.
+multi-measure (``yhat``, ``yhat_lower``, ``yhat_upper``, ``target_time``, ``origin_time``,
+``model_version``, ``strategy``), one per building, series and target hour. ``origin_time`` (the
+run's forecast origin; omitted when unknown) decides first which forecast wins an hour
+(:func:`edf.storage.base.forecast_rank`), and a building's current grid area is the area of its
+newest-origin records: the portfolio picks each building's winning record per hour before the
+area filter, and ``list_buildings``/``get_building``/``recommendations`` follow the current area.
 
 Writes go through awswrangler, one call per chunk of at most 100 records (the ``WriteRecords``
 limit; 10,000 rows -> 100 calls, the floor), chunks in a small thread pool. awswrangler retries
@@ -28,10 +32,11 @@ directly (no pandas/awswrangler on the API Lambdas' hot path).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import re
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -43,6 +48,7 @@ from edf.storage.base import (
     PortfolioPoint,
     RecommendationRow,
     RejectedRecordsError,
+    RunStream,
     StoreError,
     WriteResult,
     check_building_id,
@@ -51,16 +57,19 @@ from edf.storage.base import (
     check_series,
     iso_z,
     newest_run_recommendations,
-    validate_run,
 )
 
 log = logging.getLogger(__name__)
 MAX_RECORDS_PER_CALL = 100
+WRITE_CHUNK_ROWS = 10_000  # rows turned into records at a time (bounded memory; 100 calls of 100)
 _IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{3,256}$")
 _LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TRANSIENT = ("throttl", "internal", "timeout", "timed out", "try again", "unavailable")
 F_DIMS = ["building_id", "grid_area", "series", "target_hour", "run_id"]
-F_MEASURES = ["target_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy", "weather_source"]
+F_MEASURES = ["target_time", "origin_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy",
+              "weather_source"]
+# Which record wins a target hour: newest origin, then issue (record time), then run id.
+NEWEST_ORDER = "origin_time DESC NULLS LAST, time DESC, run_id DESC"
 R_DIMS = ["building_id", "grid_area", "kind", "action", "target_hour", "run_id"]
 R_MEASURES = ["target_time", "kw", "expected_reduction_kwh", "expected_saving"]
 
@@ -144,8 +153,9 @@ class TimestreamForecastStore:
         import pandas as pd
 
         df = pd.DataFrame(rows, columns=["issue_time", *measures, *dims])
-        for col in ("issue_time", "target_time"):
-            df[col] = pd.to_datetime(df[col], utc=True).dt.tz_localize(None)
+        for col in ("issue_time", "target_time", "origin_time"):
+            if col in df.columns:
+                df[col] = pd.to_datetime(df[col], utc=True).dt.tz_localize(None)
         rejected = wr.timestream.write(
             df=df, database=self.database, table=table, time_col="issue_time", measure_col=measures,
             dimensions_cols=dims, measure_name=measure_name, version=version, use_threads=False,
@@ -192,24 +202,35 @@ class TimestreamForecastStore:
             raise RejectedRecordsError(len(permanent), len(rows), reasons, examples)
         return len(rows), calls
 
-    def write_run(self, run_id: str, forecasts: Sequence[ForecastRow],
-                  recommendations: Sequence[RecommendationRow] | None = None) -> WriteResult:
-        validate_run(run_id, forecasts, recommendations)
+    def _write_stream(self, table: str, rows: Iterator[dict[str, Any]], dims: list[str], measures: list[str],
+                      measure_name: str, version: int) -> tuple[int, int]:
+        """Write rows in chunks of WRITE_CHUNK_ROWS (each in <= 100-record calls): memory bounded by the chunk."""
+        written = calls = 0
+        while chunk := list(itertools.islice(rows, WRITE_CHUNK_ROWS)):
+            n, c = self._write_rows(table, chunk, dims, measures, measure_name, version)
+            written, calls = written + n, calls + c
+        return written, calls
+
+    def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
+                  recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
+        stream = RunStream(run_id)
         version = int(time.time() * 1000)
-        f_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "yhat": float(r.yhat),
+        f_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "origin_time": r.origin_time,
+                   "yhat": float(r.yhat),
                    "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
                    "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
                    "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
                    "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id,
-                   "weather_source": r.weather_source} for r in forecasts]
-        r_rows = [{"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
+                   "weather_source": r.weather_source} for r in stream.forecast_rows(forecasts))
+        r_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
                    "expected_reduction_kwh": float(r.expected_reduction_kwh),
                    "expected_saving": float(r.expected_saving), "building_id": r.building_id,
                    "grid_area": r.grid_area, "kind": r.kind, "action": r.action,
-                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id} for r in recommendations or ()]
-        nf, calls = self._write_rows(self.table, f_rows, F_DIMS, F_MEASURES, "forecast", version) if f_rows else (0, 0)
-        nr, calls_r = (self._write_rows(self.rec_table, r_rows, R_DIMS, R_MEASURES, "recommendation", version)
-                       if r_rows else (0, 0))
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id}
+                  for r in stream.recommendation_rows(recommendations))
+        nf, calls = self._write_stream(self.table, f_rows, F_DIMS, F_MEASURES, "forecast", version)
+        nr, calls_r = self._write_stream(self.rec_table, r_rows, R_DIMS, R_MEASURES, "recommendation", version)
+        stream.check_duplicates()
         return WriteResult(forecasts_written=nf, recommendations_written=nr, backend=self.backend,
                            calls=calls + calls_r)
 
@@ -248,9 +269,9 @@ class TimestreamForecastStore:
         start, end = check_range(start, end)
         return (
             "SELECT target_hour, yhat, yhat_lower, yhat_upper, time AS issue_time, model_version, run_id,"
-            " weather_source FROM ("
-            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id, weather_source,"
-            " ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY time DESC, run_id DESC) AS rn"
+            " origin_time, weather_source FROM ("
+            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id, origin_time, weather_source,"
+            f" ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY {NEWEST_ORDER}) AS rn"
             f" FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
             f" AND building_id = {_lit(building_id)} AND series = {_lit(series)}"
             f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
@@ -263,6 +284,7 @@ class TimestreamForecastStore:
         return [ForecastPoint(dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
                               float(r["yhat"]), float(r["yhat_lower"]), float(r["yhat_upper"]),
                               _parse_time(r["issue_time"]), r["model_version"], r["run_id"],
+                              _parse_time(r["origin_time"]) if r.get("origin_time") else None,
                               r.get("weather_source") or WEATHER_SOURCE_UNKNOWN) for r in rows]
 
     def portfolio_series_sql(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
@@ -272,18 +294,22 @@ class TimestreamForecastStore:
             raise StoreError("portfolio query needs at least one grid area")
         check_series(series)
         start, end = check_range(start, end)
+        in_areas = f"grid_area IN ({', '.join(_lit(a) for a in areas)})"
+        window = (f"measure_name = 'forecast' AND series = {_lit(series)}"
+                  f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
+                  f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}")
+        # each candidate building's winning record per hour over all its areas, then the area filter:
+        # a building that moved is counted once, in the area of the record that wins the hour
         return (
             "SELECT target_hour, count(*) AS n, sum(yhat) AS y,"
             " sum(yhat) - sqrt(sum(power(yhat - yhat_lower, 2))) AS lo,"
             " sum(yhat) + sqrt(sum(power(yhat_upper - yhat, 2))) AS hi,"
             " sum(yhat_lower) AS clo, sum(yhat_upper) AS chi FROM ("
-            " SELECT building_id, target_hour, yhat, yhat_lower, yhat_upper,"
-            " ROW_NUMBER() OVER (PARTITION BY building_id, target_hour ORDER BY time DESC, run_id DESC) AS rn"
-            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
-            f" AND grid_area IN ({', '.join(_lit(a) for a in areas)}) AND series = {_lit(series)}"
-            f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
-            f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}"
-            ") WHERE rn = 1 GROUP BY target_hour ORDER BY target_hour")
+            " SELECT building_id, grid_area, target_hour, yhat, yhat_lower, yhat_upper,"
+            f" ROW_NUMBER() OVER (PARTITION BY building_id, target_hour ORDER BY {NEWEST_ORDER}) AS rn"
+            f" FROM {self._from(self.table)} WHERE {window} AND building_id IN ("
+            f" SELECT DISTINCT building_id FROM {self._from(self.table)} WHERE {window} AND {in_areas})"
+            f") WHERE rn = 1 AND {in_areas} GROUP BY target_hour ORDER BY target_hour")
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                          end: dt.datetime) -> list[PortfolioPoint]:
@@ -292,22 +318,31 @@ class TimestreamForecastStore:
                                int(r["n"]), float(r["y"]), float(r["lo"]), float(r["hi"]), float(r["clo"]),
                                float(r["chi"])) for r in rows]
 
+    def current_buildings_sql(self, candidates: str, areas: list[str] | None) -> str:
+        """Buildings in ``candidates`` (a subquery of ids) with their *current* area (that of their
+        newest-origin record) and series; only those currently in ``areas`` when given."""
+        recent = f"measure_name = 'forecast' AND {self._recent()}"
+        keep = f" WHERE c.grid_area IN ({', '.join(_lit(a) for a in areas)})" if areas is not None else ""
+        return (
+            f"WITH recs AS (SELECT building_id, grid_area, series, origin_time, time, run_id"
+            f" FROM {self._from(self.table)} WHERE {recent} AND building_id IN ({candidates})),"
+            " cur AS (SELECT building_id, grid_area FROM (SELECT building_id, grid_area,"
+            f" ROW_NUMBER() OVER (PARTITION BY building_id ORDER BY {NEWEST_ORDER}) AS rn FROM recs) WHERE rn = 1),"
+            " kinds AS (SELECT building_id, array_agg(DISTINCT series) AS series FROM recs GROUP BY building_id)"
+            " SELECT c.building_id AS building_id, c.grid_area AS grid_area, k.series AS series"
+            f" FROM cur c JOIN kinds k ON c.building_id = k.building_id{keep} ORDER BY c.building_id")
+
     def list_buildings(self, grid_areas: Iterable[str]) -> list[BuildingInfo]:
         areas = sorted({check_grid_area(a) for a in grid_areas})
         if not areas:
             return []
-        rows = self.query(
-            "SELECT building_id, max(grid_area) AS grid_area, array_agg(DISTINCT series) AS series"
-            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast' AND {self._recent()}"
-            f" AND grid_area IN ({', '.join(_lit(a) for a in areas)}) GROUP BY building_id ORDER BY building_id")
+        candidates = (f"SELECT DISTINCT building_id FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
+                      f" AND {self._recent()} AND grid_area IN ({', '.join(_lit(a) for a in areas)})")
+        rows = self.query(self.current_buildings_sql(candidates, areas))
         return [BuildingInfo(r["building_id"], r["grid_area"], tuple(sorted(r["series"] or []))) for r in rows]
 
     def get_building(self, building_id: str) -> BuildingInfo | None:
-        check_building_id(building_id)
-        rows = self.query(
-            "SELECT building_id, max(grid_area) AS grid_area, array_agg(DISTINCT series) AS series"
-            f" FROM {self._from(self.table)} WHERE measure_name = 'forecast' AND {self._recent()}"
-            f" AND building_id = {_lit(building_id)} GROUP BY building_id")
+        rows = self.query(self.current_buildings_sql(_lit(check_building_id(building_id)), None))
         if not rows:
             return None
         return BuildingInfo(rows[0]["building_id"], rows[0]["grid_area"], tuple(sorted(rows[0]["series"] or [])))
@@ -318,12 +353,19 @@ class TimestreamForecastStore:
         start, end = check_range(start, end)
         if not areas:
             return []
+        in_areas = f"grid_area IN ({', '.join(_lit(a) for a in areas)})"
+        window = (f"measure_name = 'recommendation' AND {in_areas}"
+                  f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
+                  f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}")
+        current = self.current_buildings_sql(
+            f"SELECT DISTINCT building_id FROM {self._from(self.rec_table)} WHERE {window}", areas)
+        # only buildings whose current area is asked for: one that moved away takes its rows along
         rows = self.query(
             "SELECT building_id, grid_area, kind, action, target_hour, kw, expected_reduction_kwh,"
             f" expected_saving, run_id, time AS issue_time FROM {self._from(self.rec_table)}"
-            f" WHERE measure_name = 'recommendation' AND grid_area IN ({', '.join(_lit(a) for a in areas)})"
-            f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
-            f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}")
+            f" WHERE {window}")
+        members = {r["building_id"] for r in self.query(current)} if rows else set()
+        rows = [r for r in rows if r["building_id"] in members]
         return newest_run_recommendations(
             RecommendationRow(r["building_id"], r["grid_area"], r["kind"],
                               dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),

@@ -142,12 +142,14 @@ def _stamp() -> str:
 
 
 def _serve(rt: Any, args: argparse.Namespace, inference_date: str) -> int:
+    from edf_local.cognito import write_state
     from edf_local.gateway import print_usage, start_server
 
     try:
-        server, base_url = start_server(rt.cfg, args.host, args.port)
+        server, base_url = start_server(rt.cfg, args.host, args.port, endpoint_url=rt.emulator.endpoint_url)
     except OSError as exc:
         raise CommandError(f"cannot serve on {args.host}:{args.port}: {exc} (try --port 0)") from None
+    write_state(rt.cfg.edf_serving.local_state_path, server.user_pool, base_url)
     _banner("serving (Ctrl-C to stop)")
     print_usage(base_url, server=server, cfg=rt.cfg, date=dt.date.fromisoformat(inference_date))
     print(f"Model registry on the emulator: edf models list --endpoint-url {rt.emulator.endpoint_url}", flush=True)

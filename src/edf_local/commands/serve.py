@@ -28,26 +28,36 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_serve)
 
     local = local_group(sub)
-    t = local.add_parser("token", help="print a resident token for a building (local Cognito stand-in)",
-                         description="Print an HS256 token signed with the local key "
-                         "(edf_serving.local_signing_key_path) that `edf serve` accepts as a Cognito ID token "
-                         "for the building. Use it as `Authorization: Bearer TOKEN` or in the page URL.")
+    t = local.add_parser("token", help="sign a resident in on the emulator's Cognito user pool and print the ID token",
+                         description="Sign the resident of a building in through Cognito InitiateAuth on the AWS "
+                         "emulator's user pool (pool, app client and the admin-created user with custom:building_id "
+                         "are created on first use) and print the RS256 ID token `edf serve` accepts. Use it as "
+                         "`Authorization: Bearer TOKEN` or in the page URL. The emulator is --endpoint-url, else "
+                         "AWS_ENDPOINT_URL, else the one a running `edf serve` recorded (edf_serving.local_state_path). "
+                         "Tokens last 1 hour on the emulator.")
     t.add_argument("--building", required=True, help="building id, e.g. citylearn-01")
-    t.add_argument("--timezone", default=None, help="IANA zone for the resident's local day (zoneinfo claim)")
+    t.add_argument("--timezone", default=None, help="IANA zone for the resident's local day (zoneinfo attribute)")
+    t.add_argument("--endpoint-url", default=None, help="AWS emulator URL (default: AWS_ENDPOINT_URL or `edf serve`'s)")
     t.add_argument("--config", default=None, help="config path or s3:// URI")
     t.set_defaults(func=_token)
 
 
 def _token(args: argparse.Namespace) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     from edf.cli import CommandError
     from edf.config import load_config
     from edf.serving.params import ApiError
     from edf_local.gateway import local_token
 
     try:
-        print(local_token(load_config(args.config), args.building, args.timezone))
+        print(local_token(load_config(args.config), args.building, args.timezone, endpoint_url=args.endpoint_url))
     except ApiError as exc:
         raise CommandError(exc.message) from None
+    except LookupError as exc:
+        raise CommandError(str(exc)) from None
+    except (BotoCoreError, ClientError) as exc:
+        raise CommandError(f"cannot sign in on the AWS emulator: {exc} (is `edf serve` still running?)") from None
     return 0
 
 
@@ -55,6 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
     from edf.cli import CommandError
     from edf.config import load_config
     from edf.storage import StoreError, open_store
+    from edf_local.cognito import write_state
     from edf_local.gateway import print_usage, start_server
 
     cfg = load_config(args.config)
@@ -97,8 +108,9 @@ def _serve(args: argparse.Namespace) -> int:
                   f"{res.recommendations_written} recommendations ({res.backend})")
         port = cfg.edf_serving.local_port if args.port is None else args.port
         server, base_url = start_server(cfg, host=args.host, port=port, store=store)
-    except (StoreError, OSError) as exc:
+    except (StoreError, OSError, ValueError) as exc:
         raise CommandError(f"cannot start the local server: {exc}") from None
+    write_state(cfg.edf_serving.local_state_path, server.user_pool, base_url)
     print_usage(base_url, server=server, start=start)
     print("Ctrl-C stops the server.", flush=True)
     try:

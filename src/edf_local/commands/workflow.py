@@ -22,7 +22,15 @@ def register(sub: argparse._SubParsersAction) -> None:
                      help="run input for a workflow (repeatable), e.g. inference='{\"inference_date\": \"2017-08-01\"}'")
     run.add_argument("--approve", action="store_true",
                      help="after a successful training run, approve its package (same code as `edf models approve`)")
-    run.add_argument("--buildings", nargs="+", default=None, help="upload only these bundled homes (faster)")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--buildings", nargs="+", default=None, help="upload only these bundled homes (faster)")
+    source.add_argument("--data", default=None, metavar="PATH",
+                        help="your portfolio instead of the bundled homes: processed_edf_data Parquet file or folder "
+                        "(validated against the contract before anything runs; needs --topology)")
+    source.add_argument("--synthetic", default=None, metavar="BUILDINGSxDAYS",
+                        help="a labelled synthetic portfolio, e.g. 300x45 (ids synth-*; for scale runs)")
+    run.add_argument("--topology", default=None, metavar="PATH",
+                     help="topology CSV/Parquet (file or folder) of the --data portfolio")
     run.add_argument("--config", default=None, help="config file to deploy (default: repository config)")
     run.add_argument("--workdir", default=None, help="job directories and logs (default: a temporary folder)")
     run.set_defaults(func=_run)
@@ -50,12 +58,30 @@ def _parse_inputs(items: list[str]) -> dict[str, dict]:
     return out
 
 
+def portfolio_from_args(args: argparse.Namespace):
+    """The portfolio of a run (None = the bundled homes), checked before anything starts."""
+    from edf_local.portfolio import PortfolioError, from_files, synthetic
+
+    if args.topology and not args.data:
+        raise CommandError("--topology goes with --data (the bundled and synthetic portfolios bring their own)")
+    try:
+        if args.data:
+            return from_files(args.data, args.topology)
+        if args.synthetic:
+            return synthetic(args.synthetic)
+    except PortfolioError as exc:
+        raise CommandError(str(exc)) from None
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     from edf_local.runtime import LocalRuntime
 
     inputs = _parse_inputs(args.input)
+    portfolio = portfolio_from_args(args)
     failed = False
-    with LocalRuntime(config_path=args.config, buildings=args.buildings, workdir=args.workdir) as rt:
+    with LocalRuntime(config_path=args.config, buildings=args.buildings, workdir=args.workdir,
+                      portfolio=portfolio) as rt:
         for workflow in args.workflows:
             run_input = dict(inputs.get(workflow, {}))
             if workflow == "inference" and "inference_date" not in run_input and rt.processed_last_day:

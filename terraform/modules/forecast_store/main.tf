@@ -60,10 +60,12 @@ resource "aws_dynamodb_table" "this" {
   }
 
   global_secondary_index {
-    name            = "ByRun"
-    hash_key        = "RPK"
-    range_key       = "RSK"
-    projection_type = "KEYS_ONLY"
+    name      = "ByRun"
+    hash_key  = "RPK"
+    range_key = "RSK"
+    # g: the write generation, so re-writing a run deletes the older generation's items while streaming
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["g"]
   }
 
   ttl {

@@ -102,6 +102,29 @@ resource "aws_cloudwatch_metric_alarm" "api_latency_p99" {
   tags                = var.tags
 }
 
+# The B2B API's tenant registry (edf.serving.tenants): a skipped entry locks a tenant out, a failed
+# refresh means the API serves an older copy (or 503 with none). Both are EMF metrics without
+# dimensions in the serving namespace; either one above zero pages.
+resource "aws_cloudwatch_metric_alarm" "tenant_registry" {
+  for_each = {
+    rejected_entries = { metric = "TenantRegistryRejectedEntries", what = "skipped malformed or ambiguous tenant registry entries" }
+    refresh_failures = { metric = "TenantRegistryRefreshFailures", what = "could not refresh the tenant registry (serving the last good copy, or 503 without one)" }
+  }
+  alarm_name          = "${var.name_prefix}-tenant-registry-${replace(each.key, "_", "-")}"
+  alarm_description   = "The B2B API ${each.value.what}; see the API Lambda logs (edf.serving.tenants)."
+  namespace           = var.serving_namespace
+  metric_name         = each.value.metric
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "accuracy" {
   # A threshold set to null in the config disables that side of the policy, and its alarm.
   for_each = { for k, v in {

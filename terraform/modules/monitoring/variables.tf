@@ -39,6 +39,12 @@ variable "api_p99_latency_ms" {
   type        = number
 }
 
+variable "serving_namespace" {
+  description = "CloudWatch namespace of the API Lambdas' EMF metrics (config edf_serving.metrics_namespace)."
+  type        = string
+  default     = "EDF/Serving"
+}
+
 variable "accuracy_namespace" {
   description = "CloudWatch namespace of the accuracy monitor's EMF metrics."
   type        = string

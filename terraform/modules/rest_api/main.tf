@@ -8,11 +8,28 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 data "aws_caller_identity" "current" {}
 
+locals {
+  # What the resident app client may read and write (issue 14, item 1). Writable: only the e-mail.
+  # The building id and the time zone decide what a resident sees, so only admins set them
+  # (AdminCreateUser / AdminUpdateUserAttributes); they stay readable because the ID token carries
+  # only readable attributes and the B2C API needs both claims.
+  client_write_attributes = ["email"]
+  client_read_attributes  = ["email", "email_verified", "zoneinfo", var.building_claim]
+}
+
 resource "aws_cognito_user_pool" "b2c" {
   name                     = "${var.name}-residents"
   auto_verified_attributes = ["email"]
   username_attributes      = ["email"]
   mfa_configuration        = "OPTIONAL"
+  # Residents are admin-created with their building id; nobody signs up on their own.
+  deletion_protection = var.deletion_protection ? "ACTIVE" : "INACTIVE"
+  # Threat protection (advanced security) needs the Plus feature plan; see cognito_advanced_security_mode.
+  user_pool_tier = var.cognito_advanced_security_mode == "OFF" ? null : "PLUS"
+
+  admin_create_user_config {
+    allow_admin_create_user_only = true
+  }
 
   software_token_mfa_configuration {
     enabled = true
@@ -40,7 +57,8 @@ resource "aws_cognito_user_pool" "b2c" {
     }
   }
 
-  # Threat protection (advanced security) needs the Cognito "Plus" feature plan; opt in per account.
+  # Threat protection (compromised credentials, adaptive authentication): AUDIT or ENFORCED where the
+  # account has the Plus feature plan (variable cognito_advanced_security_mode; docs/security.md).
   user_pool_add_ons {
     advanced_security_mode = var.cognito_advanced_security_mode
   }
@@ -54,6 +72,9 @@ resource "aws_cognito_user_pool_client" "b2c_app" {
   generate_secret               = false
   explicit_auth_flows           = ["ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
   prevent_user_existence_errors = "ENABLED"
+  # Without write_attributes a client may write every attribute, custom:building_id included.
+  write_attributes = local.client_write_attributes
+  read_attributes  = local.client_read_attributes
 }
 
 locals {

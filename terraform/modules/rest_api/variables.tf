@@ -86,7 +86,18 @@ variable "building_claim" {
 }
 
 variable "cognito_advanced_security_mode" {
-  description = "Cognito threat protection: OFF, AUDIT or ENFORCED (AUDIT/ENFORCED need the Plus feature plan)."
+  description = "Cognito threat protection: OFF, AUDIT or ENFORCED. AUDIT/ENFORCED put the pool on the Plus feature plan (billed per active user); set ENFORCED wherever the account allows it (docs/security.md)."
   type        = string
   default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "AUDIT", "ENFORCED"], var.cognito_advanced_security_mode)
+    error_message = "cognito_advanced_security_mode must be OFF, AUDIT or ENFORCED."
+  }
+}
+
+variable "deletion_protection" {
+  description = "Protect the residents' user pool from deletion (turn off only to tear down a throw-away environment)."
+  type        = bool
+  default     = true
 }

@@ -73,8 +73,10 @@ locals {
       read  = ["timestream:Select", "timestream:DescribeTable"]
     }
     DYNAMODB = {
-      write = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable"]
-      read  = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:DescribeTable"]
+      # BatchGetItem: the buildings' current areas (a write reads them before moving a building; the
+      # recommendation read keeps only buildings currently in the asked areas).
+      write = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
+      read  = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"]
     }
     RDS = { write = [], read = [] }
   }
@@ -279,7 +281,12 @@ module "api_function" {
       resources = ["${local.s3_arn}${local.scripts_bucket}/${var.config_object_key}", "${local.s3_arn}${local.scripts_bucket}/${var.tenant_registry_object_key}"]
     },
     local.data_keys,
-  ])
+    # B2C only: a resident's fallback time zone is the building's topology zone (edf.serving.zones).
+    ], [for statement in [{
+      sid       = "ReadTopology"
+      actions   = ["s3:GetObject", "s3:ListBucket"]
+      resources = ["${local.s3_arn}${local.raw_bucket}", "${local.s3_arn}${local.raw_bucket}/edf-inputs/calendar-topology/*"]
+  }] : statement if each.key == "b2c_api"])
 }
 
 # ---------------------------------------------------------------- accuracy monitor
@@ -400,6 +407,17 @@ module "inference_workflow" {
       sid       = "AlertTopicKey"
       actions   = ["kms:GenerateDataKey", "kms:Decrypt"]
       resources = [var.training_kms_key_arn]
+    },
+    {
+      # WriteGridConditionsEDF: the run's grid conditions reach the optimize job as an S3 object.
+      sid       = "WriteRunInputs"
+      actions   = ["s3:PutObject"]
+      resources = ["${local.s3_arn}${local.processed_bucket}/run-inputs/*"]
+    },
+    {
+      sid       = "RunInputKeys"
+      actions   = ["kms:GenerateDataKey"]
+      resources = local.kms_keys
     },
   ]
 }
@@ -542,6 +560,7 @@ module "monitoring" {
   api_stage          = module.api.stage_name
   api_p99_latency_ms = var.api_p99_latency_ms
   accuracy_namespace = local.mon.metrics_namespace
+  serving_namespace  = local.cfg.edf_serving.metrics_namespace
   lead_buckets       = local.lead_buckets
   # The drift policy's bad-day thresholds: an alarm fires on the first bad day, retraining after N.
   max_cv_rmse_pct = local.mon.drift.max_cv_rmse_pct

@@ -203,9 +203,14 @@ variable "lambda_timeout_seconds" {
 }
 
 variable "cognito_advanced_security_mode" {
-  description = "Cognito threat protection for residents: OFF, AUDIT or ENFORCED (AUDIT/ENFORCED need the Plus feature plan)."
+  description = "Cognito threat protection for residents: OFF, AUDIT or ENFORCED. AUDIT/ENFORCED put the user pool on the Plus feature plan (billed per monthly active user); set ENFORCED wherever the account allows it (docs/security.md)."
   type        = string
   default     = "OFF"
+
+  validation {
+    condition     = contains(["OFF", "AUDIT", "ENFORCED"], var.cognito_advanced_security_mode)
+    error_message = "cognito_advanced_security_mode must be OFF, AUDIT or ENFORCED."
+  }
 }
 
 variable "enable_weather_fetcher" {

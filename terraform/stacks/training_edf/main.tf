@@ -233,8 +233,8 @@ module "register_model" {
   description      = "RegisterModelEDF: evaluated bundle -> model package (PendingManualApproval)"
   zip_path         = "${local.zip_dir}/register_model.zip"
   source_code_hash = filebase64sha256("${local.zip_dir}/register_model.zip")
-  memory_mb        = var.register_memory_mb
-  timeout_seconds  = var.register_timeout_seconds
+  memory_mb        = local.cfg.lambda_shared.register_model_memory
+  timeout_seconds  = local.cfg.lambda_shared.register_model_timeout
   kms_key_arn      = module.kms.key_arn
   layers           = local.functions.register_model.pandas_layer ? [var.aws_sdk_pandas_layer_arn] : []
   environment = {
@@ -322,6 +322,12 @@ module "training_workflow" {
       sid       = "ReadEvaluationReport"
       actions   = ["s3:GetObject"]
       resources = ["arn:${local.partition}:s3:::${local.processed_bucket}/evaluation-output/*"]
+    },
+    {
+      # WriteTrainingOverridesEDF: the run's overrides reach the jobs as an S3 object, not as arguments.
+      sid       = "WriteRunInputs"
+      actions   = ["s3:PutObject"]
+      resources = ["arn:${local.partition}:s3:::${local.processed_bucket}/run-inputs/*"]
     },
     {
       sid       = "NotifyAlerts"

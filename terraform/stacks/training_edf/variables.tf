@@ -92,14 +92,3 @@ variable "aws_sdk_pandas_layer_arn" {
   type        = string
 }
 
-variable "register_memory_mb" {
-  description = "Memory of the register Lambda (the config has no entry for it)."
-  type        = number
-  default     = 256
-}
-
-variable "register_timeout_seconds" {
-  description = "Timeout of the register Lambda."
-  type        = number
-  default     = 60
-}
