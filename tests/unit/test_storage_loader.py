@@ -117,3 +117,26 @@ def test_loader_carries_the_weather_source_and_says_unknown_for_older_outputs(ca
     bad = forecast_rows(forecasts_frame(hours=2).assign(weather_source="sunny"), "run-1")
     with pytest.raises(InvalidValueError, match="weather_source"):  # every store validates rows before writing
         bad[0].validated()
+
+
+def test_streaming_load_stores_weather_sources_and_accepts_files_from_before_the_column(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDF_FORECAST_DB_TYPE", "DYNAMODB")
+    monkeypatch.setenv("EDF_STORAGE_CREATE_MISSING", "1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        s3.create_bucket(Bucket="out", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        write_parquet(forecasts_frame(), tmp_path / "new.parquet")
+        write_parquet(forecasts_frame(run_id="run-0").drop(columns=["weather_source"]), tmp_path / "old.parquet")
+        s3.upload_file(str(tmp_path / "new.parquet"), "out", "run-1/forecasts.parquet")
+        s3.upload_file(str(tmp_path / "old.parquet"), "out", "run-0/forecasts.parquet")
+        handler = _handler()
+        for run in ("run-0", "run-1"):
+            handler({"forecasts_uri": f"s3://out/{run}/forecasts.parquet", "recommendations_uri": None,
+                     "run_id": run, "model_version": "v3"}, None)
+        table = boto3.client("dynamodb", region_name="eu-central-1")
+        items = [it for page in table.get_paginator("scan").paginate(TableName="EDFForecasts-dev")
+                 for it in page["Items"] if it["PK"]["S"].startswith("F#")]
+        by_run = {(it["r"]["S"], it["b"]["S"], it["ws"]["S"]) for it in items}
+        assert by_run == {("run-1", "b-1", "forecast"), ("run-1", "b-2", "stale:26h"),
+                          ("run-0", "b-1", "unknown"), ("run-0", "b-2", "unknown")}
