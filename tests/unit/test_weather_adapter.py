@@ -221,7 +221,8 @@ def keyed_cfg(monkeypatch):
 
 def test_keyed_provider_reads_its_key_from_secrets_manager_and_never_logs_it(keyed_cfg, caplog):
     cfg, sm = keyed_cfg
-    caplog.set_level(logging.DEBUG)
+    for name in (None, "urllib3", "botocore"):  # also when an earlier test quietened those loggers (edf.cli does)
+        caplog.set_level(logging.DEBUG, logger=name)
     with server() as fake:
         fake.inject(52.5, "500")
         settings = cfg.edf_weather.model_copy(update={"open_meteo": cfg.edf_weather.open_meteo.model_copy(
