@@ -6,7 +6,7 @@ TIMESTAMP measure (what range predicates use) and as the ``target_hour`` dimensi
 identifies a record by dimensions + time + measure name; all 72 hours of one run share the issue
 time, so without a per-hour dimension they would be one record overwriting itself). Records are
 multi-measure (``yhat``, ``yhat_lower``, ``yhat_upper``, ``target_time``, ``origin_time``,
-``model_version``, ``strategy``), one per building, series and target hour. ``origin_time`` (the
+``model_version``, ``strategy``, ``weather_source``), one per building, series and target hour. ``origin_time`` (the
 run's forecast origin; omitted when unknown) decides first which forecast wins an hour
 (:func:`edf.storage.base.forecast_rank`), and a building's current grid area is the area of its
 newest-origin records: the portfolio picks each building's winning record per hour before the
