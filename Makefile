@@ -7,14 +7,26 @@ EXTRAS := spark,models,optimization,storage,local,dev
 TF_PLUGIN_DIR ?= /opt/tf-plugins
 export TF_PLUGIN_DIR
 
-.PHONY: demo test lint venv clean bench package system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
+.PHONY: demo test test-spark-parity lint venv clean bench package lock rds-ca system-packages tf-check lint-docker upload-config .venv-checkov tf-mirror tf-deploy tf-inputs-from-training test-deployed-training test-deployed-inference
 
-$(VENV)/.installed: pyproject.toml
+# LOCK=requirements/dev.lock (CI) installs exactly the locked versions and hashes, then the project
+# without resolving again. Without LOCK (the default, unchanged) pip resolves the pyproject lower
+# bounds from the configured indexes; `make package` still refuses zips whose bundled versions
+# differ from the lock.
+LOCK ?=
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+ifneq ($(strip $(LOCK)),)
+	$(PY) -m pip install --quiet --require-hashes --no-deps --extra-index-url $(TORCH_INDEX) -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+else
 	# The CPU build of torch lies on disk; install it first so nothing pulls CUDA wheels.
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[$(EXTRAS)]"
+endif
 	@touch $@
 
 venv: $(VENV)/.installed
@@ -45,6 +57,27 @@ test: system-packages $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
+# Version parity with the managed Spark engine (docs/spark_engine.md): AWS Glue 5.0 runs Spark 3.5.4 on
+# Python 3.11, development runs pyspark 4.x. A second virtualenv with pyspark 3.5.x and the Glue job's
+# pinned modules runs the feature tests (the job's own code from src/, no editable install).
+SPARK_PARITY_VENV := .venv-spark35
+SPARK_PARITY_PYSPARK ?= 3.5.5
+SPARK_PARITY_TESTS := tests/integration/test_features_spark.py tests/integration/test_features_io.py tests/unit/test_glue_script.py
+
+$(SPARK_PARITY_VENV)/.installed: pyproject.toml config/edf_config.yaml Makefile
+	@test -x $(SPARK_PARITY_VENV)/bin/python || $(PYTHON) -m venv $(SPARK_PARITY_VENV)
+	$(SPARK_PARITY_VENV)/bin/pip install --quiet --upgrade pip
+	# Glue 5.0's Spark line; numpy < 2 as pyspark 3.5 requires (and a pyarrow built for it); pvlib/holidays as the Glue job pins them.
+	$(SPARK_PARITY_VENV)/bin/pip install --quiet "pyspark==$(SPARK_PARITY_PYSPARK)" "numpy>=1.26,<2" \
+	  "pandas>=2.2,<3" "pyarrow>=15,<20" "pydantic>=2.6" "pyyaml>=6.0" "boto3>=1.34" "aws-lambda-powertools>=3.0" \
+	  $$(sed -n 's/^  additional_python_modules: \[\(.*\)\].*/\1/p' config/edf_config.yaml | tr -d '",') \
+	  "pytest>=8.0" "pytest-timeout>=2.3"
+	@touch $@
+
+test-spark-parity: system-packages $(SPARK_PARITY_VENV)/.installed
+	$(SPARK_PARITY_VENV)/bin/python -c "import pyspark, sys; print('parity run: pyspark', pyspark.__version__, 'python', sys.version.split()[0])"
+	PYTHONPATH=$(CURDIR)/src $(SPARK_PARITY_VENV)/bin/pytest -q -p no:cacheprovider $(SPARK_PARITY_TESTS) $(PYTEST_ARGS)
+
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 
@@ -66,8 +99,31 @@ $(CHECKOV_VENV)/.installed:
 	@touch $@
 
 # One reproducible zip per Lambda into build/lambda (+ size_report.json); Terraform reads them there.
+# Every bundled distribution must be installed at its requirements/dev.lock version.
+# The RDS CA bundle (sslmode=verify-full) is shipped in the zips that use psycopg when build/certs
+# holds it: `make rds-ca` (CI and CD, which reach AWS) downloads it over HTTPS from AWS's trust store.
+RDS_CA := build/certs/rds-global-bundle.pem
+RDS_CA_URL ?= https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
 package: $(VENV)/.installed
-	$(PY) -m edf.packaging
+	$(PY) -m edf.packaging --lock requirements/dev.lock $(if $(wildcard $(RDS_CA)),--rds-ca $(RDS_CA))
+
+rds-ca:
+	@mkdir -p $(dir $(RDS_CA)) && curl -fsSL --proto '=https' --tlsv1.2 -o $(RDS_CA).tmp "$(RDS_CA_URL)" && \
+	  grep -q -- '-----BEGIN CERTIFICATE-----' $(RDS_CA).tmp && mv $(RDS_CA).tmp $(RDS_CA) && echo "RDS CA bundle: $(RDS_CA)"
+
+# Re-resolve the lock files (exact versions + sha256 of every wheel) after a pyproject change. uv is
+# run from PyPI with pipx-style isolation; TORCH_WHEELS is where the CPU torch wheel is found
+# (a directory, or the PyTorch CPU index URL).
+UV_VERSION ?= 0.13.9
+TORCH_WHEELS ?= $(TORCH_INDEX)
+LOCK_FLAGS = --generate-hashes --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+  --find-links $(TORCH_WHEELS) --constraint requirements/torch-cpu.txt --no-header
+lock:
+	@test -x build/uv/bin/uv || { $(PYTHON) -m venv build/uv && build/uv/bin/pip install --quiet "uv==$(UV_VERSION)"; }
+	build/uv/bin/uv pip compile pyproject.toml --extra spark --extra models --extra optimization --extra storage \
+	  --extra local --extra dev $(LOCK_FLAGS) -o requirements/dev.lock
+	build/uv/bin/uv pip compile pyproject.toml requirements/build.in --extra spark --extra models --extra optimization \
+	  --extra storage $(LOCK_FLAGS) -o requirements/image.lock
 
 # fmt, validate (offline provider mirror) and checkov over every stack.
 tf-check: $(CHECKOV_VENV)/.installed

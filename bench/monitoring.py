@@ -1,4 +1,4 @@
-"""Accuracy tracker on the bundled homes: prints the headline table and the scoring time.
+"""Accuracy tracker on the bundled homes: the scoring time (one JSON line) and the headline table (stderr).
 
 The "served model" here is a transparent stand-in (the trained strategies need the training job):
 for each origin, the mean of the same hour over the 7 days before the origin, with an interval
@@ -15,6 +15,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from _report import emit, note, peak_rss_mb
 
 from edf.config import load_config
 from edf.data.bundled import load_homes, load_topology
@@ -60,9 +61,13 @@ def main() -> None:
     overall = result.table[(result.table.level == "overall")][
         ["lead_bucket", "n_scored", "n_missing_actual", "mape_pct", "cv_rmse_pct", "nmbe_pct", "coverage",
          "naive_cv_rmse_pct", "skill_vs_seasonal_naive"]]
-    print(overall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"{len(forecasts)} forecast rows, {homes['building_id'].nunique()} buildings, origins "
-          f"{origins[0].date()}..{origins[-1].date()}: report (table, plots, EMF) in {elapsed:.2f}s -> {args.output}")
+    note(overall.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    note(f"{len(forecasts)} forecast rows, {homes['building_id'].nunique()} buildings, origins "
+         f"{origins[0].date()}..{origins[-1].date()}: report (table, plots, EMF) in {elapsed:.2f}s -> {args.output}")
+    by_bucket = overall[overall.lead_bucket != "all"]
+    emit("monitoring", f"report_bundled_{args.origins}origins", seconds=round(elapsed, 3), peak_rss_mb=peak_rss_mb(),
+         forecast_rows=len(forecasts), buildings=int(homes["building_id"].nunique()),
+         scored_rows=int(by_bucket["n_scored"].sum()), missing_actual_rows=int(by_bucket["n_missing_actual"].sum()))
 
 
 if __name__ == "__main__":

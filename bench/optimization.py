@@ -3,8 +3,9 @@
 Each size runs in a fresh subprocess so peak RSS (``ru_maxrss``) belongs to that size alone.
 Instances are synthetic but shaped like the real problem: residential-scale demand with an
 evening peak, a +-20-35 % interval, PV on some homes, compliance from the configured model,
-the topology's participation share and comfort budget. Prints a table plus the growth factor
-between sizes; ``--json`` writes the figures for the record.
+the topology's participation share and comfort budget. Prints one JSON line per size on stdout
+(``seconds`` = the DR portfolio step, ``peak_rss_mb``, and every sub-timing) and, on stderr, a
+table plus the growth factor between sizes.
 
     .venv/bin/python bench/optimization.py                 # 100, 1000, 10000 x 24, peak mode
     .venv/bin/python bench/optimization.py --mode required --sizes 100 1000 10000
@@ -20,6 +21,8 @@ import resource
 import subprocess
 import sys
 import time
+
+from _report import emit, note
 
 BUDGET_SECONDS = 30.0  # the processing budget promised to grid operators for 10,000 x 24 h
 
@@ -122,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resident", action="store_true", help="also time the battery LP (half the homes have 6.4 kWh)")
     p.add_argument("--job", action="store_true",
                    help="also time the whole step (optimize(): pivots, DR, batteries for 30%% of homes, appliance hours)")
-    p.add_argument("--json", default=None, help="write the results to this JSON file")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child is not None:
@@ -138,19 +140,27 @@ def main(argv: list[str] | None = None) -> int:
             cmd.append("--job")
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if proc.returncode:
-            print(proc.stderr, file=sys.stderr)
+            note(proc.stderr)
             return proc.returncode
-        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        r = json.loads(proc.stdout.strip().splitlines()[-1])
+        results.append(r)
+        emit("optimization", f"portfolio_{n}x{args.hours}h_{args.mode}", seconds=r["portfolio_s"], **r)
+    print_table(results, args)
+    return 0
+
+
+def print_table(results: list[dict], args: argparse.Namespace) -> None:
+    """The human-readable summary (stderr): per size, growth between sizes, the 10,000-building budget."""
     load = os.getloadavg()
-    print(f"DR portfolio LP ({args.mode} mode), {args.hours} h, cores={os.cpu_count()}, "
-          f"cvxpy import {results[0]['cvxpy_import_s']:.1f} s (once per job, not in the times), "
-          f"load avg {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (others share this CPU)")
+    note(f"DR portfolio LP ({args.mode} mode), {args.hours} h, cores={os.cpu_count()}, "
+         f"cvxpy import {results[0]['cvxpy_import_s']:.1f} s (once per job, not in the times), "
+         f"load avg {load[0]:.1f}/{load[1]:.1f}/{load[2]:.1f} (others share this CPU)")
     head = f"{'buildings':>9} {'vars':>8} {'portfolio s':>11} {'build+solve s':>13} {'total s':>8} {'peak RSS MB':>11} {'peak red %':>10}"
     if args.resident:
         head += f" {'battery LP s':>12}"
     if args.job:
         head += f" {'whole step s':>12}"
-    print(head)
+    note(head)
     for r in results:
         line = (f"{r['buildings']:>9} {r['variables']:>8} {r['portfolio_s']:>11.2f} {r['lp_s']:>13.2f} "
                 f"{r['total_s']:>8.2f} {r['peak_rss_mb']:>11.1f} {r['peak_reduction_pct']:>10.2f}")
@@ -158,19 +168,15 @@ def main(argv: list[str] | None = None) -> int:
             line += f" {r['resident_s']:>12.2f}"
         if args.job:
             line += f" {r['job_s']:>12.2f}"
-        print(line)
+        note(line)
     for a, b in zip(results, results[1:], strict=False):
         ratio = b["buildings"] / a["buildings"]
-        print(f"growth {a['buildings']} -> {b['buildings']} (x{ratio:g}): time x{b['portfolio_s'] / max(a['portfolio_s'], 1e-9):.1f}, "
-              f"peak RSS x{b['peak_rss_mb'] / max(a['peak_rss_mb'], 1e-9):.2f}")
+        note(f"growth {a['buildings']} -> {b['buildings']} (x{ratio:g}): time x{b['portfolio_s'] / max(a['portfolio_s'], 1e-9):.1f}, "
+             f"peak RSS x{b['peak_rss_mb'] / max(a['peak_rss_mb'], 1e-9):.2f}")
     big = [r for r in results if r["buildings"] >= 10000]
     for r in big:
         verdict = "within" if r["portfolio_s"] < BUDGET_SECONDS else "OVER"
-        print(f"{r['buildings']} x {r['hours']} h: {r['portfolio_s']:.1f} s, {verdict} the {BUDGET_SECONDS:.0f} s budget")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"load_avg": load, "results": results}, fh, indent=2)
-    return 0
+        note(f"{r['buildings']} x {r['hours']} h: {r['portfolio_s']:.1f} s, {verdict} the {BUDGET_SECONDS:.0f} s budget")
 
 
 if __name__ == "__main__":

@@ -46,7 +46,10 @@ def log(message: str) -> None:
 def case_record(case: str, execution: Any, rt: Any, started: float, extra: dict[str, Any]) -> dict[str, Any]:
     """The JSON line of one workflow run (everything measured, nothing estimated)."""
     jobs = {**rt.runner.processing_jobs, **rt.runner.training_jobs}
-    job_peaks = {name: d.get("LocalPeakRssMb", 0.0) for name, d in jobs.items() if execution.name in name}
+    job_peaks = {name: d.get("LocalPeakRssMb", 0.0) for name, d in jobs.items() if name.endswith(execution.name)}
+    for glue_run in (rt.glue.job_runs.values() if getattr(rt, "glue", None) else []):  # the Spark feature jobs
+        if f"/{execution.name}/" in json.dumps(glue_run.get("Arguments", {})):
+            job_peaks[glue_run["JobName"]] = glue_run.get("LocalPeakRssMb", 0.0)
     lambda_peaks: dict[str, float] = {}
     for inv in rt.invoker.invocations:
         if "peak_rss_mb" in inv:
@@ -78,7 +81,7 @@ def train_and_approve(rt: Any, case: str) -> dict[str, Any]:
     from edf.commands.models import decide
 
     started = time.perf_counter()
-    execution = rt.run("training", {"strategy": "xgboost", "thresholds": LENIENT}, execution_name=f"bench-{case}")
+    execution = rt.run("training", {"strategy": "xgboost", "thresholds": LENIENT}, execution_name=f"bench-{case.replace('_', '-')}")
     record = case_record(case, execution, rt, started, {"buildings": rt.portfolio.buildings})
     if execution.succeeded and (execution.output or {}).get("registration"):
         arn = execution.output["registration"]["model_package_arn"]
@@ -89,7 +92,7 @@ def train_and_approve(rt: Any, case: str) -> dict[str, Any]:
 def inference(rt: Any, case: str) -> dict[str, Any]:
     started = time.perf_counter()
     date = rt.processed_last_day
-    execution = rt.run("inference", {"inference_date": date}, execution_name=f"bench-{case}")
+    execution = rt.run("inference", {"inference_date": date}, execution_name=f"bench-{case.replace('_', '-')}")
     extra: dict[str, Any] = {"buildings": rt.portfolio.buildings, "inference_date": date}
     if execution.succeeded:
         sm, name = execution.state_machine_name, execution.name
@@ -158,7 +161,8 @@ def run_load_case(n: int, args: argparse.Namespace) -> dict[str, Any]:
     from edf_local.lambdas import LocalLambdaInvoker
 
     cfg = load_config()
-    memory, timeout = cfg.edf_inference.load_forecasts_lambda_memory, cfg.edf_inference.load_forecasts_lambda_timeout
+    memory = args.load_memory or cfg.edf_inference.load_forecasts_lambda_memory
+    timeout = args.load_timeout or cfg.edf_inference.load_forecasts_lambda_timeout
     with tempfile.TemporaryDirectory(prefix="edf-bench-load-") as tmp:
         f_path, r_path = synthetic_run(n, Path(tmp))
         env = {"EDF_FORECAST_DB_TYPE": args.backend, "EDF_STORAGE_CREATE_MISSING": "1", "EDF_LOG_FORMAT": "text"}
@@ -174,8 +178,9 @@ def run_load_case(n: int, args: argparse.Namespace) -> dict[str, Any]:
                           recommendations_stored=out["recommendations_written"])
         except Exception as exc:  # noqa: BLE001 - the failure (OOM, timeout) is the measurement
             record.update(status="FAILED", error=getattr(exc, "error", type(exc).__name__))
-        record.update(seconds=round(time.perf_counter() - started, 1),
-                      peak_rss_mb=invoker.invocations[-1].get("peak_rss_mb"),
+        last = invoker.invocations[-1]
+        record.update(seconds=round(time.perf_counter() - started, 1), peak_rss_mb=last.get("peak_rss_mb"),
+                      cpu_seconds=last.get("cpu_seconds"), lambda_seconds_at_least=last.get("lambda_seconds_at_least"),
                       load_avg_1m=round(os.getloadavg()[0], 1))
     print(json.dumps(record), flush=True)
     return record
@@ -203,6 +208,8 @@ def main() -> int:
     parser.add_argument("--train-buildings", type=int, default=100,
                         help="buildings of the small portfolio that trains the model the inference cases use")
     parser.add_argument("--inference-days", type=int, default=21, help="days of history of the inference portfolios")
+    parser.add_argument("--load-memory", type=int, default=None, help="load_<N>: Lambda memory MB (default: config)")
+    parser.add_argument("--load-timeout", type=int, default=None, help="load_<N>: Lambda timeout s (default: config)")
     parser.add_argument("--workdir", default=None, help="job directories and logs (default: a temp folder)")
     args = parser.parse_args()
     inference_sizes = [int(m.group(1)) for c in args.cases if (m := re.fullmatch(r"inference_(\d+)", c))]
@@ -212,6 +219,7 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown case(s) {unknown}; expected inference_<N>, training_<N>x<D> or load_<N>")
     args.workdir = args.workdir or tempfile.mkdtemp(prefix="edf-bench-portfolio-")
+    os.environ["EDF_LOG_STREAM"] = "stderr"  # stdout carries only the JSON lines
     server = None
     if args.backend == "RDS":
         from edf_local.postgres import start_local_postgres

@@ -13,7 +13,9 @@
   for 10,000 forecast rows against the floor of 100 (100 records per call).
 
 The handlers are called in-process with API Gateway proxy events (what the Lambda receives), so
-the latency is handler + store, without API Gateway or Lambda overhead.
+the latency is handler + store, without API Gateway or Lambda overhead. One JSON line per case on
+stdout (``case`` = ``<backend>/<query>``: ``p50_ms``/``p99_ms``; ``<backend>/write_run``:
+``seconds`` and write calls; Query pages; Timestream calls); the same figures as prose on stderr.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ import datetime as dt
 import statistics
 import time
 import uuid
+
+from _report import emit, note
 
 from edf.config import load_config
 from edf.serving import b2b
@@ -50,26 +54,28 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def measure(name: str, ev: dict, iterations: int) -> dict[str, float]:
-    b2b.lambda_handler(ev, None)  # warm (connection, caches), like a warm Lambda
+def measure(name: str, ev: dict, iterations: int) -> dict:
+    b2b.handle(ev, None)  # warm (connection, caches), like a warm Lambda
     times = []
     for _ in range(iterations):
         t = time.perf_counter()
-        resp = b2b.lambda_handler(ev, None)
+        resp = b2b.handle(ev, None)
         times.append((time.perf_counter() - t) * 1000)
         assert resp["statusCode"] == 200, resp["body"][:300]
     return {"query": name, "n": iterations, "p50_ms": statistics.median(times), "p99_ms": percentile(times, 0.99)}
 
 
-def run_latency(cfg, store, buildings: int, hours: int, iterations: int, label: str) -> list[dict]:
+def run_latency(cfg, store, buildings: int, hours: int, iterations: int, label: str, backend: str) -> list[dict]:
     ids = [f"bld-{i:05d}" for i in range(buildings)]
     t = time.perf_counter()
     rows = synthetic_rows(ids, AREA, "bench-run", ISSUE, T0, hours)
     store.ensure_schema(create=True)
     res = store.write_run("bench-run", rows)
     write_s = time.perf_counter() - t
-    print(f"[{label}] wrote {res.forecasts_written} forecast rows ({buildings} buildings x {hours} h x 2 series) "
-          f"in {write_s:.1f}s ({res.calls} write calls)", flush=True)
+    note(f"[{label}] wrote {res.forecasts_written} forecast rows ({buildings} buildings x {hours} h x 2 series) "
+         f"in {write_s:.1f}s ({res.calls} write calls)")
+    emit("serving", f"{backend}/write_run", seconds=round(write_s, 3), forecast_rows=res.forecasts_written,
+         write_calls=res.calls, buildings=buildings, hours=hours)
     doc, keys = local_registry([AREA])
     set_dependencies(Dependencies(cfg, store, TenantRegistry(doc)))
     key = keys[f"tenant-{AREA}"]
@@ -87,8 +93,9 @@ def run_latency(cfg, store, buildings: int, hours: int, iterations: int, label: 
                           "%Y-%m-%dT%H:%M:%SZ"), "grid_area": AREA}, key), max(5, iterations // 10)),
     ]
     for r in out:
-        print(f"[{label}] {r['query']:<32} p50 {r['p50_ms']:8.1f} ms   p99 {r['p99_ms']:8.1f} ms   (n={r['n']})",
-              flush=True)
+        note(f"[{label}] {r['query']:<32} p50 {r['p50_ms']:8.1f} ms   p99 {r['p99_ms']:8.1f} ms   (n={r['n']})")
+        emit("serving", f"{backend}/{r['query'].replace(' ', '_')}", p50_ms=round(r["p50_ms"], 3),
+             p99_ms=round(r["p99_ms"], 3), n=r["n"], buildings=buildings, hours=hours)
     return out
 
 
@@ -99,7 +106,7 @@ def bench_rds(cfg, args) -> None:
     server = start_local_postgres()
     try:
         store = PostgresForecastStore(server.dsn, schema="bench")
-        run_latency(cfg, store, args.buildings, args.hours, args.iterations, "RDS/PostgreSQL")
+        run_latency(cfg, store, args.buildings, args.hours, args.iterations, "RDS/PostgreSQL", "rds")
         store.close()
     finally:
         server.stop()
@@ -152,14 +159,25 @@ class InMemoryDynamoDB:
                     self._put(r["PutRequest"]["Item"])
         return {"UnprocessedItems": {}}
 
+    def _get(self, key):
+        part = self.tables[""].get(key["PK"]["S"])
+        return part["items"].get(key["SK"]["S"]) if part else None
+
     def get_item(self, TableName, Key, ConsistentRead=False):  # noqa: N803
         self._count("GetItem")
-        part = self.tables[""].get(Key["PK"]["S"])
-        item = part["items"].get(Key["SK"]["S"]) if part else None
+        item = self._get(Key)
         return {"Item": item} if item else {}
 
+    def batch_get_item(self, RequestItems):  # noqa: N803
+        self._count("BatchGetItem")
+        return {"Responses": {t: [i for i in map(self._get, r["Keys"]) if i] for t, r in RequestItems.items()}}
+
+    def put_item(self, TableName, Item, **_condition):  # noqa: N803 - the bench writes each run once
+        self._count("PutItem")
+        self._put(Item)
+
     def query(self, TableName, KeyConditionExpression, ExpressionAttributeValues, IndexName="",  # noqa: N803
-              ProjectionExpression=None, ExclusiveStartKey=None):
+              ProjectionExpression=None, ExclusiveStartKey=None, ConsistentRead=False):
         self._count("Query")
         pk_name, sk_name = self.keys[IndexName]
         part = self.tables[IndexName].get(ExpressionAttributeValues[":p"]["S"], {"keys": [], "items": {}})
@@ -190,17 +208,17 @@ def bench_dynamodb_inmemory(cfg, args) -> None:
 
     client = InMemoryDynamoDB()
     store = DynamoDBForecastStore("edf-bench", ttl_days=30, client=client)
-    store._run_keys = lambda run_id: set()  # fresh table: no earlier write of the run to replace
-    results = run_latency(cfg, store, args.buildings, args.hours, args.iterations, "DynamoDB (in-memory)")
+    run_latency(cfg, store, args.buildings, args.hours, args.iterations, "DynamoDB (in-memory)", "dynamodb-inmemory")
     before = dict(client.calls)
-    b2b.lambda_handler(event("/v1/portfolio/forecast", "/v1/portfolio/forecast",
+    b2b.handle(event("/v1/portfolio/forecast", "/v1/portfolio/forecast",
                              {"start": "2026-06-01T00:00:00Z", "end": (T0 + dt.timedelta(hours=args.hours)).strftime(
                                  "%Y-%m-%dT%H:%M:%SZ"), "grid_area": AREA},
                              local_registry([AREA])[1][f"tenant-{AREA}"]), None)
     pages = client.calls.get("Query", 0) - before.get("Query", 0)
-    print(f"[DynamoDB (in-memory)] one portfolio request = {pages} Query pages (sequential); a building "
-          "request = 1 GetItem + 1 Query page per series", flush=True)
-    del results
+    note(f"[DynamoDB (in-memory)] one portfolio request = {pages} Query pages (sequential) + 1 BatchGetItem of "
+         "run pointers; a building request = 1 GetItem + 1 Query page per series + 1 BatchGetItem per read")
+    emit("serving", "dynamodb-inmemory/portfolio_query_pages", query_pages=pages, buildings=args.buildings,
+         hours=args.hours)
 
 
 def bench_dynamodb(cfg, args) -> None:
@@ -219,7 +237,7 @@ def bench_dynamodb(cfg, args) -> None:
         client = boto3.client("dynamodb", endpoint_url=f"http://{host}:{port}", region_name="eu-central-1",
                               aws_access_key_id="bench", aws_secret_access_key="bench")
         store = DynamoDBForecastStore("edf-bench", ttl_days=30, client=client)
-        run_latency(cfg, store, args.moto_buildings, args.hours, args.iterations, "DynamoDB (moto)")
+        run_latency(cfg, store, args.moto_buildings, args.hours, args.iterations, "DynamoDB (moto)", "dynamodb-moto")
     finally:
         moto.stop()
 
@@ -245,8 +263,10 @@ def bench_timestream(cfg, args) -> None:
         store.write_run("bench-run", rows)
         elapsed = time.perf_counter() - t
     floor = -(-rows_n // MAX_RECORDS_PER_CALL)
-    print(f"[Timestream (moto)] {rows_n} forecast rows -> {len(calls)} WriteRecords calls "
-          f"(floor {floor}; largest {max(calls)} records, smallest {min(calls)}) in {elapsed:.1f}s", flush=True)
+    note(f"[Timestream (moto)] {rows_n} forecast rows -> {len(calls)} WriteRecords calls "
+         f"(floor {floor}; largest {max(calls)} records, smallest {min(calls)}) in {elapsed:.1f}s")
+    emit("serving", f"timestream-moto/write_{rows_n}_rows", seconds=round(elapsed, 3), write_calls=len(calls),
+         floor_calls=floor, largest_call_records=max(calls), smallest_call_records=min(calls))
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """GetApprovedEDFModelPackage: newest Approved package of the EDF group (explicit error when none).
 
-Thin handler: the logic is `edf.registry.events.get_approved` (unit-tested there).
+Thin handler: the logic is `edf.registry.events.handle` (unit-tested there).
 """
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from edf.logging import configure_logging, correlation_id_from_event
-from edf.registry import events
+from edf.registry.events import GetApprovedModelEvent, handle
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     configure_logging(correlation_id_from_event(event, context), service="edf-get-approved-model")
-    return events.get_approved(event or {})
+    return handle(GetApprovedModelEvent.parse(event), context)

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-STRATEGIES = ("prophet", "xgboost", "lstm")
+STRATEGIES = ("prophet", "xgboost", "lstm", "ensemble")
 BASELINES = ("seasonal_naive", "persistence")
 TARGETS = ("consumption_kwh", "solar_generation_kwh")
 # The repository's config; a deployed job is given an explicit path or S3 URI (or EDF_CONFIG).
@@ -60,6 +60,40 @@ FeatureSource = Literal[
 ]
 
 
+# Names the contract, the calendar, topology and pvlib geometry already use: a covariate may not shadow them.
+RESERVED_COLUMNS = frozenset({
+    "building_id", "timestamp_hour", "origin_time", "lead_hours", "consumption_kwh", "solar_generation_kwh",
+    "temperature_c", "solar_irradiance_ghi", "humidity", "is_holiday_flag", "forecast_issue_time",
+    "hour_of_day", "day_of_week", "day_of_month", "month_of_year", "is_weekend", "day_of_year",
+    "building_type", "pv_capacity_kw", "battery_capacity_kwh", "latitude", "longitude", "timezone", "grid_area",
+    "solar_elevation_deg", "clearsky_ghi"})
+
+
+class CovariateSpec(_Section):
+    """An extra numeric column of processed_edf_data (wind speed, cloud cover, day-ahead price, ...).
+
+    ``measured``: observed only up to the origin, so it enters the features as lags (null for leads
+    >= the lag, the same rule as the targets) and trailing means over ``[o - w, o)``; its value at
+    the target hour is never a feature. ``known_ahead``: a forecast exists for the horizon (the
+    weather-forecast feed carries a column of the same name), so its value at the target hour is a
+    feature — the forecast at inference, the observation in training (the perfect-forecast
+    assumption of the weather columns); its lags read that same series.
+    """
+
+    availability: Literal["measured", "known_ahead"]
+    lags: list[int] = Field(default_factory=list)  # hours
+    rolling_windows: list[int] = Field(default_factory=list)  # hours; trailing mean before the origin
+
+    @model_validator(mode="after")
+    def _usable(self) -> CovariateSpec:
+        if any(k < 1 for k in [*self.lags, *self.rolling_windows]):
+            raise ValueError("lags and rolling_windows must be positive hour counts")
+        if self.availability == "measured" and not (self.lags or self.rolling_windows):
+            raise ValueError("a measured covariate needs lags or rolling_windows: its value at the target hour "
+                             "is not known at the origin")
+        return self
+
+
 class FeatureEngConfig(_Section):
     target_column: Literal["consumption_kwh", "solar_generation_kwh"] = "consumption_kwh"
     timestamp_column: Literal["timestamp_hour"] = "timestamp_hour"
@@ -72,6 +106,28 @@ class FeatureEngConfig(_Section):
     training_horizon_hours: int = Field(72, ge=1, le=168)
     eval_days: int = Field(28, ge=1)
     min_history_days: int = Field(7, ge=1)
+    # optional extra numeric columns of processed_edf_data, by name (files without them still work)
+    covariates: dict[str, CovariateSpec] = Field(default_factory=dict)
+
+    @property
+    def covariate_names(self) -> list[str]:
+        return list(self.covariates)
+
+    @property
+    def known_ahead_covariates(self) -> list[str]:
+        return [n for n, spec in self.covariates.items() if spec.availability == "known_ahead"]
+
+    @field_validator("covariates")
+    @classmethod
+    def _covariate_names(cls, v: dict[str, CovariateSpec]) -> dict[str, CovariateSpec]:
+        import re
+
+        for name in v:
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", name):
+                raise ValueError(f"covariate name {name!r} must be lower-case letters, digits and _ (column name)")
+            if name in RESERVED_COLUMNS:
+                raise ValueError(f"covariate {name!r} is already a column of the contract or the features")
+        return v
 
     @field_validator("lag_features")
     @classmethod
@@ -108,6 +164,15 @@ class XGBoostParams(_Section):
     # "all": every model-usable pipeline column; "listed": only feature_columns_string
     xgb_feature_set: Literal["all", "listed"] = "all"
     xgb_calibration_days: int = Field(14, ge=1)
+    xgb_min_child_weight: float = Field(1.0, ge=0)
+    xgb_lambda: float = Field(1.0, ge=0)  # L2 regularisation of leaf weights
+    # time-based validation slice: the last xgb_validation_days of training origins (before the
+    # calibration slice) pick the number of rounds by early stopping; 0 disables (fixed rounds)
+    xgb_validation_days: int = Field(14, ge=0)
+    xgb_early_stopping_rounds: int = Field(30, ge=1)
+    # candidate (max_depth, eta, min_child_weight) settings tried on the validation slice; the best
+    # validation RMSE wins. Empty = the single setting above.
+    xgb_tuning_grid: list[tuple[int, float, float]] = Field(default_factory=list)
 
     @property
     def feature_columns(self) -> list[str]:
@@ -125,13 +190,49 @@ class LSTMParams(_Section):
     lstm_threads: int = Field(2, ge=1)  # fixed thread count: part of CPU determinism
 
 
+class EnsembleParams(_Section):
+    # member strategies (strategies or baselines); their combination weights are fitted on the
+    # calibration window (the last calibration_days of training origins) per lead bucket
+    ensemble_members: list[str] = Field(default_factory=lambda: ["xgboost", "persistence"], min_length=2)
+    ensemble_calibration_days: int = Field(14, ge=1)
+
+    @field_validator("ensemble_members")
+    @classmethod
+    def _members(cls, v: list[str]) -> list[str]:
+        out = [str(m).strip().lower() for m in v]
+        bad = [m for m in out if m not in (*STRATEGIES, *BASELINES) or m == "ensemble"]
+        if bad or len(set(out)) != len(out):
+            raise ValueError(f"members must be distinct strategies or baselines other than ensemble, got {v}")
+        return out
+
+
 class Hyperparameters(_Section):
     Prophet: ProphetParams = Field(default_factory=ProphetParams)
     XGBoost: XGBoostParams = Field(default_factory=XGBoostParams)
     LSTM: LSTMParams = Field(default_factory=LSTMParams)
+    Ensemble: EnsembleParams = Field(default_factory=EnsembleParams)
 
     def for_strategy(self, strategy: str) -> BaseModel:
-        return {"prophet": self.Prophet, "xgboost": self.XGBoost, "lstm": self.LSTM}[normalise_strategy(strategy)]
+        return {"prophet": self.Prophet, "xgboost": self.XGBoost, "lstm": self.LSTM,
+                "ensemble": self.Ensemble}[normalise_strategy(strategy)]
+
+
+class CalibrationConfig(_Section):
+    """Interval calibration shared by the strategies (``edf.models.calibration``; docs/models.md).
+
+    Split-conformal: residuals on the held-out calibration window, divided by a local volatility
+    known at the origin, give quantiles per lead bucket (``bucket_hours`` wide). Online: before each
+    forecast the interval's width is rescaled per lead bucket by a quantile tracker (adaptive
+    conformal inference) run over the scored errors of the last ``window_days`` — hours whose actual
+    is known before the origin and lies after the model's training window.
+    """
+
+    bucket_hours: int = Field(24, ge=1, le=168)
+    # divide residuals by a local volatility known at the origin (false: by the level only)
+    volatility_scaling: bool = True
+    online: bool = True
+    window_days: int = Field(7, ge=1, le=60)
+    step: float = Field(0.5, gt=0, le=5)  # tracker step on log(width multiplier) per day of errors
 
 
 class TrainingConfig(_Section):
@@ -152,6 +253,7 @@ class TrainingConfig(_Section):
     max_training_rows: int | None = Field(4_000_000, ge=10_000)
     training_sample_seed: int = 7
     hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    calibration: CalibrationConfig = Field(default_factory=CalibrationConfig)
 
     @field_validator("default_strategy", "solar_strategy")
     @classmethod
@@ -182,6 +284,23 @@ class EvaluationConfig(_Section):
     historical_labels_path: str | None = None
 
 
+class InputChecksConfig(_Section):
+    """Checks of the daily inference inputs (edf.data.input_checks); a problem fails or degrades."""
+
+    history_max_age_hours: float = Field(48.0, gt=0)
+    on_stale_history: Literal["fail", "degrade"] = "fail"
+    topology_required_fields: list[str] = Field(default_factory=lambda: ["timezone", "latitude", "longitude"])
+    on_incomplete_topology: Literal["fail", "degrade"] = "degrade"
+
+
+class InferenceAlarmsConfig(_Section):
+    """CloudWatch alarms of the daily run (terraform/modules/monitoring), on the alerts topic."""
+
+    success_deadline_hour_utc: int = Field(9, ge=1, le=23)
+    processed_data_max_age_hours: float = Field(48.0, gt=0)
+    metrics_namespace: str = "EDF/Inputs"  # ProcessedDataAgeHours, published by the inference features job
+
+
 class InferenceConfig(_Section):
     scheduler_expression: str = "cron(0 5 * * ? *)"
     scheduler_timezone: str = "UTC"
@@ -193,6 +312,42 @@ class InferenceConfig(_Section):
     forecast_db_type: Literal["TIMESTREAM", "RDS", "DYNAMODB"] = "TIMESTREAM"
     load_forecasts_lambda_memory: int = Field(512, ge=128, le=10240)
     load_forecasts_lambda_timeout: int = Field(300, ge=1, le=900)
+    input_checks: InputChecksConfig = Field(default_factory=InputChecksConfig)
+    alarms: InferenceAlarmsConfig = Field(default_factory=InferenceAlarmsConfig)
+
+
+GLUE_WORKER_TYPES = ("G.1X", "G.2X", "G.4X", "G.8X")  # Glue 5.0 Spark worker types (4/8/16/32 vCPU per worker)
+
+
+class GlueJobSize(_Section):
+    """Workers of one Glue feature job: type and count (a DPU is 4 vCPU / 16 GB; G.1X = 1 DPU)."""
+
+    worker_type: Literal["G.1X", "G.2X", "G.4X", "G.8X"] = "G.1X"
+    number_of_workers: int = Field(2, ge=2, le=299)  # Glue: at least 2 (driver + 1 executor)
+
+
+class SparkEngineConfig(_Section):
+    """Where the feature jobs run (docs/spark_engine.md): AWS Glue 5.0 in AWS, a local Spark locally."""
+
+    glue_version: Literal["5.0"] = "5.0"
+    features_job_base: str = "edf-features"  # Glue job name base; env suffix appended
+    training: GlueJobSize = Field(default_factory=lambda: GlueJobSize(number_of_workers=10))
+    inference: GlueJobSize = Field(default_factory=lambda: GlueJobSize(number_of_workers=2))
+    timeout_minutes: int = Field(120, ge=1, le=2880)  # Glue job run timeout (TIMEOUT state after it)
+    # pip requirements Glue installs next to the edf wheel on every node (--additional-python-modules)
+    additional_python_modules: list[str] = Field(default_factory=lambda: ["pvlib==0.16.1", "holidays==0.109"])
+    local_master: str = "local[2]"  # the local Glue runner: local[N], a spark:// URL, or "standalone"
+    local_workers: int = Field(2, ge=1, le=8)  # "standalone": workers started on 127.0.0.1
+    local_worker_cores: int = Field(1, ge=1)
+    local_worker_memory: str = "2g"
+    local_executor_memory: str = "1g"
+
+    @model_validator(mode="after")
+    def _local_master_known(self) -> SparkEngineConfig:
+        ok = self.local_master == "standalone" or self.local_master.startswith(("local", "spark://"))
+        if not ok:
+            raise ValueError(f"local_master {self.local_master!r}: expected local[N], spark://host:port or standalone")
+        return self
 
 
 class LambdaShared(_Section):
@@ -218,7 +373,8 @@ class PostgresSettings(_Section):
     user: str = "edf_app"
     secret_id: str | None = None
     dsn_env: str = "EDF_PG_DSN"
-    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "require"
+    sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] = "verify-full"
+    sslrootcert: str | None = "certs/rds-global-bundle.pem"  # relative: under the Lambda task root
     connect_timeout_seconds: int = Field(5, ge=1, le=60)
     schema_name: str = Field("edf", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
 
@@ -521,6 +677,17 @@ class EDFConfig(_Section):
     edf_serving: ServingConfig = Field(default_factory=ServingConfig)
     edf_monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     edf_weather: WeatherConfig = Field(default_factory=WeatherConfig)
+    edf_spark: SparkEngineConfig = Field(default_factory=SparkEngineConfig)
+
+    @model_validator(mode="after")
+    def _recalibration_history(self) -> EDFConfig:
+        cal = self.edf_training.calibration
+        if cal.online and self.common_feature_eng.lookback_days_default < cal.window_days + 7:
+            raise ValueError(
+                f"common_feature_eng.lookback_days_default ({self.common_feature_eng.lookback_days_default}) must be at "
+                f"least edf_training.calibration.window_days + 7 ({cal.window_days + 7}): the inference features "
+                "rebuild the last window_days origins, each with a week of history, to score recent errors")
+        return self
 
     # --- derived names (one place, so Terraform and code agree) ---
     def name(self, base: str) -> str:
@@ -596,7 +763,7 @@ def run_overrides(
     if end_date:
         training["train_end_date"] = end_date
     if hyperparameters:
-        section = {"prophet": "Prophet", "xgboost": "XGBoost", "lstm": "LSTM"}[
+        section = {"prophet": "Prophet", "xgboost": "XGBoost", "lstm": "LSTM", "ensemble": "Ensemble"}[
             normalise_strategy(strategy or "prophet")
         ]
         training["hyperparameters"] = {section: dict(hyperparameters)}

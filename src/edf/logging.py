@@ -81,6 +81,9 @@ def _installed_handler() -> logging.Handler | None:
     return None
 
 
+STREAM_ENV = "EDF_LOG_STREAM"  # "stderr": log there instead of stdout
+
+
 def configure_logging(
     correlation_id: str | None = None,
     service: str = "edf",
@@ -108,6 +111,8 @@ def configure_logging(
         if not isinstance(level, int):
             raise ValueError(f"unknown log level in {LEVEL_ENV}; expected DEBUG, INFO, WARNING or ERROR")
 
+    if stream is None and os.environ.get(STREAM_ENV, "").strip().lower() == "stderr":
+        stream = sys.stderr  # tools whose stdout is data (the benchmarks' JSON lines) log to stderr
     handler: logging.Handler = logging.StreamHandler(stream) if stream is not None else _StdoutHandler()
     setattr(handler, _HANDLER_FLAG, True)
     handler.addFilter(_CorrelationFilter(cid))

@@ -79,6 +79,7 @@ def asl_diagnostics(definition: Any, for_local: bool = False) -> list[Diagnostic
 
 
 def _machine(machine: dict, loc: str, out: list[Diagnostic], for_local: bool) -> None:
+    """One state machine (the top level, a Parallel branch or a Map processor): its states, then the graph."""
     def bad(where: str, msg: str, code: str = "SCHEMA_VALIDATION_FAILED") -> None:
         out.append(Diagnostic(where, code, msg))
 
@@ -105,86 +106,120 @@ def _machine(machine: dict, loc: str, out: list[Diagnostic], for_local: bool) ->
         if stype not in ALLOWED_FIELDS:
             bad(f"{where}/Type", f"unknown state Type {stype!r}")
             continue
-        for key in state:
-            if key not in ALLOWED_FIELDS[stype]:
-                bad(f"{where}/{key}", f"field {key!r} is not allowed in a {stype} state")
-        targets: list[str] = []
-        if stype in ("Task", "Pass", "Wait", "Parallel", "Map"):
-            has_next, has_end = "Next" in state, state.get("End") is True
-            if has_next == has_end:
-                bad(where, "exactly one of 'Next' or 'End: true' is required")
-            if has_next:
-                targets.append(state["Next"])
-            terminal |= has_end
-        elif stype in ("Succeed", "Fail"):
-            terminal = True
-        if stype == "Choice":
-            choices = state.get("Choices")
-            if not isinstance(choices, list) or not choices:
-                bad(f"{where}/Choices", "a Choice state needs a non-empty 'Choices' list")
-                choices = []
-            for i, rule in enumerate(choices):
-                if not isinstance(rule, dict) or "Next" not in rule:
-                    bad(f"{where}/Choices/{i}", "each top-level Choice rule needs 'Next'")
-                    continue
-                targets.append(rule["Next"])
-                _rule(rule, f"{where}/Choices/{i}", bad, top=True)
-            if "Default" in state:
-                targets.append(state["Default"])
-        if stype == "Task":
-            res = state.get("Resource")
-            if not isinstance(res, str) or not res.startswith("arn:"):
-                bad(f"{where}/Resource", "a Task needs a 'Resource' ARN string")
-            elif for_local and res.endswith(".waitForTaskToken"):
-                bad(f"{where}/Resource", "callback tasks (.waitForTaskToken) are not supported locally",
-                    "UNSUPPORTED_LOCALLY")
-        if stype == "Wait":
-            given = [k for k in ("Seconds", "SecondsPath", "Timestamp", "TimestampPath") if k in state]
-            if len(given) != 1:
-                bad(where, "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath")
-        if stype == "Fail":
-            for f in ("Error", "Cause"):
-                if f in state and f"{f}Path" in state:
-                    bad(where, f"'{f}' and '{f}Path' are mutually exclusive")
-                p = state.get(f"{f}Path")
-                if p is not None and not (intrinsics.is_intrinsic(p) or jsonpath.is_reference_path(p)):
-                    bad(f"{where}/{f}Path", f"{p!r} is not a valid reference path or intrinsic function")
-        _paths(state, where, bad)
-        for i, retrier in enumerate(state.get("Retry", []) or []):
-            _retry_or_catch(retrier, f"{where}/Retry/{i}", _RETRY_FIELDS, bad)
-        for i, catcher in enumerate(state.get("Catch", []) or []):
-            _retry_or_catch(catcher, f"{where}/Catch/{i}", _CATCH_FIELDS, bad)
-            if isinstance(catcher, dict):
-                if "Next" not in catcher:
-                    bad(f"{where}/Catch/{i}", "a Catch needs 'Next'")
-                else:
-                    targets.append(catcher["Next"])
-                rp = catcher.get("ResultPath", "$")
-                if rp is not None and not jsonpath.is_reference_path(rp):
-                    bad(f"{where}/Catch/{i}/ResultPath", f"{rp!r} is not a valid reference path")
-        if stype == "Parallel":
-            branches = state.get("Branches")
-            if not isinstance(branches, list) or not branches:
-                bad(f"{where}/Branches", "a Parallel state needs a non-empty 'Branches' list")
-            else:
-                for i, branch in enumerate(branches):
-                    _machine(branch if isinstance(branch, dict) else {}, f"{where}/Branches/{i}", out, for_local)
-        if stype == "Map":
-            proc = state.get("ItemProcessor", state.get("Iterator"))
-            if not isinstance(proc, dict):
-                bad(where, "a Map state needs 'ItemProcessor' (or legacy 'Iterator')")
-            else:
-                if for_local and proc.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
-                    bad(f"{where}/ItemProcessor", "distributed Map is not supported locally", "UNSUPPORTED_LOCALLY")
-                _machine({k: v for k, v in proc.items() if k != "ProcessorConfig"},
-                         f"{where}/ItemProcessor", out, for_local)
-            if "ItemsPath" in state and not jsonpath.is_reference_path(state["ItemsPath"]):
-                bad(f"{where}/ItemsPath", f"{state['ItemsPath']!r} is not a valid reference path")
+        targets, ends = _state(state, stype, where, out, for_local, bad)
+        terminal |= ends
         for t in targets:
             if not isinstance(t, str) or t not in states:
                 bad(where, f"transition target {t!r} is not a state in this scope", "MISSING_TRANSITION_TARGET")
         edges[name] = [t for t in targets if isinstance(t, str)]
+    _graph(states, start, edges, terminal, loc, bad)
 
+
+def _state(state: dict, stype: str, where: str, out: list[Diagnostic], for_local: bool,
+           bad: Any) -> tuple[list[str], bool]:
+    """Check one state's fields; return its transition targets and whether it can end the machine."""
+    for key in state:
+        if key not in ALLOWED_FIELDS[stype]:
+            bad(f"{where}/{key}", f"field {key!r} is not allowed in a {stype} state")
+    targets: list[str] = []
+    terminal = False
+    if stype in ("Task", "Pass", "Wait", "Parallel", "Map"):
+        has_next, has_end = "Next" in state, state.get("End") is True
+        if has_next == has_end:
+            bad(where, "exactly one of 'Next' or 'End: true' is required")
+        if has_next:
+            targets.append(state["Next"])
+        terminal = has_end
+    elif stype in ("Succeed", "Fail"):
+        terminal = True
+    if stype == "Choice":
+        targets += _choice_targets(state, where, bad)
+    if stype == "Task":
+        res = state.get("Resource")
+        if not isinstance(res, str) or not res.startswith("arn:"):
+            bad(f"{where}/Resource", "a Task needs a 'Resource' ARN string")
+        elif for_local and res.endswith(".waitForTaskToken"):
+            bad(f"{where}/Resource", "callback tasks (.waitForTaskToken) are not supported locally",
+                "UNSUPPORTED_LOCALLY")
+    if stype == "Wait":
+        given = [k for k in ("Seconds", "SecondsPath", "Timestamp", "TimestampPath") if k in state]
+        if len(given) != 1:
+            bad(where, "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath")
+    if stype == "Fail":
+        _fail(state, where, bad)
+    _paths(state, where, bad)
+    targets += _retriers_and_catchers(state, where, bad)
+    if stype == "Parallel":
+        branches = state.get("Branches")
+        if not isinstance(branches, list) or not branches:
+            bad(f"{where}/Branches", "a Parallel state needs a non-empty 'Branches' list")
+        else:
+            for i, branch in enumerate(branches):
+                _machine(branch if isinstance(branch, dict) else {}, f"{where}/Branches/{i}", out, for_local)
+    if stype == "Map":
+        _map(state, where, out, for_local, bad)
+    return targets, terminal
+
+
+def _choice_targets(state: dict, where: str, bad: Any) -> list[str]:
+    choices = state.get("Choices")
+    if not isinstance(choices, list) or not choices:
+        bad(f"{where}/Choices", "a Choice state needs a non-empty 'Choices' list")
+        choices = []
+    targets = []
+    for i, rule in enumerate(choices):
+        if not isinstance(rule, dict) or "Next" not in rule:
+            bad(f"{where}/Choices/{i}", "each top-level Choice rule needs 'Next'")
+            continue
+        targets.append(rule["Next"])
+        _rule(rule, f"{where}/Choices/{i}", bad, top=True)
+    if "Default" in state:
+        targets.append(state["Default"])
+    return targets
+
+
+def _fail(state: dict, where: str, bad: Any) -> None:
+    for f in ("Error", "Cause"):
+        if f in state and f"{f}Path" in state:
+            bad(where, f"'{f}' and '{f}Path' are mutually exclusive")
+        p = state.get(f"{f}Path")
+        if p is not None and not (intrinsics.is_intrinsic(p) or jsonpath.is_reference_path(p)):
+            bad(f"{where}/{f}Path", f"{p!r} is not a valid reference path or intrinsic function")
+
+
+def _retriers_and_catchers(state: dict, where: str, bad: Any) -> list[str]:
+    """Check Retry and Catch; return the Catch targets."""
+    for i, retrier in enumerate(state.get("Retry", []) or []):
+        _retry_or_catch(retrier, f"{where}/Retry/{i}", _RETRY_FIELDS, bad)
+    targets = []
+    for i, catcher in enumerate(state.get("Catch", []) or []):
+        _retry_or_catch(catcher, f"{where}/Catch/{i}", _CATCH_FIELDS, bad)
+        if isinstance(catcher, dict):
+            if "Next" not in catcher:
+                bad(f"{where}/Catch/{i}", "a Catch needs 'Next'")
+            else:
+                targets.append(catcher["Next"])
+            rp = catcher.get("ResultPath", "$")
+            if rp is not None and not jsonpath.is_reference_path(rp):
+                bad(f"{where}/Catch/{i}/ResultPath", f"{rp!r} is not a valid reference path")
+    return targets
+
+
+def _map(state: dict, where: str, out: list[Diagnostic], for_local: bool, bad: Any) -> None:
+    proc = state.get("ItemProcessor", state.get("Iterator"))
+    if not isinstance(proc, dict):
+        bad(where, "a Map state needs 'ItemProcessor' (or legacy 'Iterator')")
+    else:
+        if for_local and proc.get("ProcessorConfig", {}).get("Mode") == "DISTRIBUTED":
+            bad(f"{where}/ItemProcessor", "distributed Map is not supported locally", "UNSUPPORTED_LOCALLY")
+        _machine({k: v for k, v in proc.items() if k != "ProcessorConfig"},
+                 f"{where}/ItemProcessor", out, for_local)
+    if "ItemsPath" in state and not jsonpath.is_reference_path(state["ItemsPath"]):
+        bad(f"{where}/ItemsPath", f"{state['ItemsPath']!r} is not a valid reference path")
+
+
+def _graph(states: dict, start: Any, edges: dict[str, list[str]], terminal: bool, loc: str, bad: Any) -> None:
+    """At least one terminal state, and every state reachable from StartAt."""
     if not terminal:
         bad(loc or "/", "no terminal state (End: true, Succeed or Fail): the machine can never finish",
             "NO_TERMINAL_STATE")

@@ -130,7 +130,22 @@ def _describe_endpoints(body: dict[str, Any], region: str, server: Any) -> dict[
     return {"Endpoints": [{"Address": server.endpoint_url, "CachePeriodInMinutes": 1440}]}
 
 
+def _glue_get_tags(body: dict[str, Any], region: str, server: Any) -> dict[str, Any]:
+    """Glue ``GetTags`` for an ARN with an empty account (the Terraform provider builds the job ARN
+    from its account id, which is empty with ``skip_requesting_account_id``); moto keys tags by the
+    full ARN, so the account is filled in before looking up."""
+    from moto.glue.models import glue_backends
+
+    arn = str(body.get("ResourceArn", ""))
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and not parts[4]:
+        parts[4] = _account()
+        arn = ":".join(parts)
+    return {"Tags": glue_backends[_account()][region].get_tags(arn)}
+
+
 COMPAT_HANDLERS: dict[str, Callable[[dict[str, Any], str, Any], dict[str, Any]]] = {
+    "AWSGlue.GetTags": _glue_get_tags,
     "SageMaker.DeleteModelPackageGroup": _delete_model_package_group,
     "AWSStepFunctions.ValidateStateMachineDefinition": _validate_state_machine_definition,
     "AWSStepFunctions.ListStateMachineVersions": _list_state_machine_versions,

@@ -181,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
                                "stage": "local", "requestId": str(uuid.uuid4()), "identity": identity,
                                "authorizer": authorizer, "requestTimeEpoch": int(dt.datetime.now().timestamp() * 1000)},
         }
-        handler = b2b.lambda_handler if api == "b2b" else b2c.lambda_handler
+        handler = b2b.handle if api == "b2b" else b2c.handle
         resp = handler(event, _Context())
         size = payload_bytes(resp)
         if size > LAMBDA_PAYLOAD_BYTES:  # Lambda refuses the response; API Gateway answers 502

@@ -34,9 +34,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import psutil
+
 from edf_local import limits
 from edf_local.errors import TaskFailed
-from edf_local.memory import MemoryWatch
+from edf_local.memory import MemoryWatch, tree_cpu_seconds
 
 DEFAULT_ACCOUNT = "123456789012"
 
@@ -245,6 +247,9 @@ class LocalLambdaInvoker:
                 proc.stdin.write(json.dumps(request).encode())
                 proc.stdin.close()
                 _wait_for_init(proc, Path(f"{result_file}.ready"))
+                init_cpu = tree_cpu_seconds(psutil.Process(proc.pid)) if proc.poll() is None else 0.0
+                # CPU share of the configured memory: the work may use at most timeout / factor CPU-seconds
+                watch.cpu_limit_s = init_cpu + timeout_s * memory_mb / max(memory_mb, LAMBDA_MB_PER_VCPU)
                 try:
                     proc.wait(timeout=timeout_s * self.timeout_scale())
                 except subprocess.TimeoutExpired:
@@ -252,6 +257,16 @@ class LocalLambdaInvoker:
                     proc.kill()
                     proc.wait()
             record["peak_rss_mb"] = round(watch.peak_mb, 1)
+            work_cpu = max(0.0, watch.cpu_seconds - init_cpu)  # Lambda's timeout excludes the init phase
+            record["cpu_seconds"] = round(work_cpu, 2)
+            record["lambda_seconds_at_least"] = round(lambda_seconds(work_cpu, memory_mb), 1)
+            if not timed_out and (watch.cpu_exceeded or record["lambda_seconds_at_least"] > timeout_s):
+                raise TaskFailed("Sandbox.Timedout", json.dumps({
+                    "errorMessage": f"RequestId: {context.aws_request_id} Error: Task timed out after {timeout_s:.2f} "
+                                    f"seconds (locally it used {work_cpu:.1f} CPU-seconds; at {memory_mb} MB "
+                                    f"Lambda gives {min(1.0, memory_mb / LAMBDA_MB_PER_VCPU):.2f} vCPU, so it would run "
+                                    f"for at least {record['lambda_seconds_at_least']:.0f} s)",
+                    "errorType": "Sandbox.Timedout", "requestId": context.aws_request_id}))
             if timed_out:
                 raise TaskFailed("Sandbox.Timedout", json.dumps({
                     "errorMessage": f"RequestId: {context.aws_request_id} Error: Task timed out after "
@@ -276,6 +291,18 @@ class LocalLambdaInvoker:
         if "error" in out:
             raise TaskFailed(out["error"], json.dumps({**out["doc"], "requestId": rid}))
         return out["result"]
+
+
+LAMBDA_MB_PER_VCPU = 1769  # Lambda allocates CPU in proportion to memory: one full vCPU at 1,769 MB
+
+
+def lambda_seconds(cpu_seconds: float, memory_mb: int) -> float:
+    """The shortest wall time Lambda could need for work that used ``cpu_seconds`` here.
+
+    Below 1,769 MB a function gets that fraction of one vCPU, so CPU-bound work is slower in Lambda
+    than on a laptop core; above it, more vCPUs help only parallel code, so one core is assumed.
+    """
+    return cpu_seconds * max(1.0, LAMBDA_MB_PER_VCPU / memory_mb)
 
 
 INIT_BUDGET_S = 120  # Lambda gives the init phase 10 s; a loaded laptop needs more to import pandas

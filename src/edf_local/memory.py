@@ -30,6 +30,22 @@ def instance_memory_mb(instance_type: str | None) -> int | None:
     return gib * 1024 if gib else None
 
 
+def tree_cpu_seconds(proc: psutil.Process) -> float:
+    """User + system CPU seconds of a process and its descendants so far (0 once it is gone)."""
+    total = 0.0
+    try:
+        members = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    for member in members:
+        try:
+            t = member.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def tree_rss_bytes(proc: psutil.Process) -> int:
     """Resident memory of a process and all its descendants (0 once it is gone)."""
     total = 0
@@ -57,7 +73,10 @@ class MemoryWatch:
         self.limit_mb = limit_mb
         self.interval = interval
         self.peak_mb = 0.0
+        self.cpu_seconds = 0.0  # CPU the tree used, as of the last sample before it ended
+        self.cpu_limit_s: float | None = None  # kill the tree once it has used this much CPU (set any time)
         self.exceeded = False
+        self.cpu_exceeded = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"memory-watch-{pid}", daemon=True)
 
@@ -77,8 +96,13 @@ class MemoryWatch:
         while not self._stop.is_set():
             mb = tree_rss_bytes(proc) / 2**20
             self.peak_mb = max(self.peak_mb, mb)
+            self.cpu_seconds = max(self.cpu_seconds, tree_cpu_seconds(proc))
             if self.limit_mb is not None and mb > self.limit_mb:
                 self.exceeded = True
+                kill_tree(proc)
+                return
+            if self.cpu_limit_s is not None and self.cpu_seconds > self.cpu_limit_s:
+                self.cpu_exceeded = True
                 kill_tree(proc)
                 return
             time.sleep(self.interval)

@@ -41,6 +41,7 @@ from edf_local.functions import (
     workflow_function_limits,
     workflow_functions,
 )
+from edf_local.glue_runner import feature_job_name
 from edf_local.weather import local_weather_overrides
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ WORKFLOWS = {
 LOCAL_ACCOUNT = "123456789012"  # moto's account: ARNs issued by the emulator carry it
 JOB_VOLUME_SIZE_GB = 30  # EBS volume per job instance (Terraform variable of the same name)
 CONFIG_KEY = "config/edf_config.yaml"
+GLUE_SCRIPT = REPO_ROOT / "src" / "edf" / "jobs" / "glue_features.py"  # what Terraform uploads as the job script
 WEATHER_PLACEHOLDER_KEY = "README.txt"
 
 
@@ -86,8 +88,8 @@ def asl_variables(
         "training_instance_count": str(cfg.edf_training.instance_count),
         "evaluation_instance_type": cfg.edf_evaluation.instance_type,
         "evaluation_instance_count": str(cfg.edf_evaluation.instance_count),
-        "feature_instance_type": inf.feature_eng_instance_type,
-        "feature_instance_count": str(inf.feature_eng_instance_count),
+        "features_training_job_name": feature_job_name(cfg, "training"),
+        "features_inference_job_name": feature_job_name(cfg, "inference"),
         "forecast_instance_type": inf.forecast_gen_instance_type,
         "forecast_instance_count": str(inf.forecast_gen_instance_count),
         "max_runtime_seconds": str(cfg.edf_training.max_runtime_seconds),
@@ -181,6 +183,7 @@ class LocalRuntime:
         self.weather: dict[str, Any] | None = None  # summary of the weather fetch done at start
         self.invoker: Any = None
         self.runner: Any = None
+        self.glue: Any = None
         self._saved_env: dict[str, str | None] = {}
 
     @property
@@ -204,6 +207,10 @@ class LocalRuntime:
     @property
     def sagemaker_role_arn(self) -> str:
         return f"arn:aws:iam::{self.account}:role/{self.cfg.name(self.cfg.sagemaker_execution_role_base)}"
+
+    @property
+    def glue_role_arn(self) -> str:
+        return f"arn:aws:iam::{self.account}:role/{self.cfg.name(self.cfg.edf_spark.features_job_base)}-glue"
 
     @property
     def alerts_topic_arn(self) -> str:
@@ -247,6 +254,7 @@ class LocalRuntime:
 
     def start(self) -> LocalRuntime:
         from edf_local.emulator import EmulatedAWS
+        from edf_local.glue_runner import LocalGlueRunner, define_feature_jobs
         from edf_local.lambdas import LocalLambdaInvoker
         from edf_local.sagemaker_runner import LocalSageMakerRunner
 
@@ -270,6 +278,10 @@ class LocalRuntime:
         self.runner = LocalSageMakerRunner(workdir=self.workdir / "jobs", env={**self.job_env},
                                            pythonpath=self.pythonpath, printer=self.printer,
                                            image_commands=self.image_commands)
+        # the feature jobs run on "AWS Glue": job definitions as Terraform creates them, the script from S3
+        define_feature_jobs(self.cfg, self.glue_role_arn, GLUE_SCRIPT)
+        self.glue = LocalGlueRunner(spark=self.cfg.edf_spark, workdir=self.workdir / "jobs", env={**self.job_env},
+                                    pythonpath=self.pythonpath, printer=self.printer)
         self._print(f"[local] emulated AWS at {self.emulator.endpoint_url}; inputs uploaded "
                     f"({time.perf_counter() - t0:.1f}s); job logs under {self.workdir / 'jobs'}")
         return self
@@ -350,7 +362,8 @@ class LocalRuntime:
         # the exported EDF_CORRELATION_ID is restored by stop().
         self._saved_env.setdefault(CORRELATION_ENV, os.environ.get(CORRELATION_ENV))
         configure_logging(name, json_format=False)
-        sfn = LocalStepFunctions(make_dispatch(self.runner, self.invoker), retry_time_scale=self.retry_time_scale,
+        sfn = LocalStepFunctions(make_dispatch(self.runner, self.invoker, glue=self.glue),
+                                 retry_time_scale=self.retry_time_scale,
                                  printer=self.printer, region=self.region, account=self.account)
         execution = sfn.run(self.definition(workflow), dict(run_input or {}), execution_name=name,
                             state_machine_name=state_machine_name(self.cfg, workflow))

@@ -11,15 +11,21 @@ parts of the language our definitions use, with the service's semantics:
 * errors: Retry (ErrorEquals incl. ``States.ALL``/``States.TaskFailed``, IntervalSeconds x
   BackoffRate^n capped by MaxDelaySeconds, MaxAttempts) and Catch (ResultPath with {Error, Cause});
   ``States.Runtime`` (bad paths, no Choice matched is ``States.NoChoiceMatched``) is never retried
-  or caught, as in AWS.
+  or caught, as in AWS;
+* timeouts: a Task's ``TimeoutSeconds``/``TimeoutSecondsPath`` fails the attempt with
+  ``States.Timeout`` (retriable and catchable by name or ``States.ALL``, never by
+  ``States.TaskFailed``); the machine's top-level ``TimeoutSeconds`` ends the execution as
+  ``TIMED_OUT`` with ``States.Timeout``, which no Catch sees. ``timeout_scale`` multiplies both
+  (1.0 = AWS seconds). A timed-out task's work cannot be killed in-process: it is abandoned on
+  its daemon thread, as Step Functions abandons (but does not stop) an integration call.
 
 AWS's limits are enforced (:mod:`edf_local.limits`): every state input and output, task parameters and
 task result at most 256 KiB (``States.DataLimitExceeded``, which ``States.ALL`` does not catch), and at
 most 25,000 history events per execution.
 
 Not implemented (rejected by :func:`edf_local.asl.validate_asl` or ignored as noted): JSONata,
-``.waitForTaskToken`` callbacks, task ``TimeoutSeconds``/``HeartbeatSeconds`` (not enforced),
-distributed Map (ItemReader/ResultWriter).
+``.waitForTaskToken`` callbacks, ``HeartbeatSeconds`` (not enforced), distributed Map
+(ItemReader/ResultWriter).
 
 Tasks are executed by a ``task_dispatch(resource, parameters, context) -> result`` callable (see
 :mod:`edf_local.dispatch`); it raises :class:`TaskFailed` to fail the task.
@@ -30,6 +36,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -72,7 +79,7 @@ class Execution:
     state_machine_name: str
     input: Any
     start_time: datetime
-    status: str = "RUNNING"  # RUNNING | SUCCEEDED | FAILED
+    status: str = "RUNNING"  # RUNNING | SUCCEEDED | FAILED | TIMED_OUT
     output: Any = None
     error: str | None = None
     cause: str | None = None
@@ -162,6 +169,7 @@ class LocalStepFunctions:
         account: str = DEFAULT_ACCOUNT,
         max_transitions: int = SFN_HISTORY_EVENTS,
         validate: bool = True,
+        timeout_scale: float = 1.0,
     ) -> None:
         self.task_dispatch = task_dispatch
         self.retry_time_scale = retry_time_scale
@@ -171,8 +179,10 @@ class LocalStepFunctions:
         self.account = account
         self.max_transitions = max_transitions
         self.validate = validate
+        self.timeout_scale = timeout_scale
         self._execution: Execution | None = None
         self._transitions = 0
+        self._deadline: float | None = None  # time.monotonic() at which the execution times out
 
     # ------------------------------------------------------------------ public API
     def run(
@@ -212,6 +222,8 @@ class LocalStepFunctions:
         )
         self._execution = exe
         self._transitions = 0
+        limit = definition.get("TimeoutSeconds")
+        self._deadline = None if limit is None else time.monotonic() + float(limit) * self.timeout_scale
         context = {
             "Execution": {"Id": exe.execution_arn, "Name": name, "StartTime": _iso(start), "Input": input,
                           "RoleArn": role_arn or f"arn:aws:iam::{self.account}:role/local-sfn"},
@@ -225,6 +237,9 @@ class LocalStepFunctions:
             exe.output = self._run_machine(definition, input, context, depth=0)
             exe.status = "SUCCEEDED"
             self._event("ExecutionSucceeded", None, output=exe.output)
+        except _ExecutionTimedOut as exc:
+            exe.status, exe.error, exe.cause = "TIMED_OUT", exc.error, exc.cause
+            self._event("ExecutionTimedOut", None, error=exc.error, cause=exc.cause)
         except TaskFailed as exc:
             exe.status, exe.error, exe.cause = "FAILED", exc.error, exc.cause
             self._event("ExecutionFailed", None, error=exc.error, cause=exc.cause)
@@ -255,6 +270,7 @@ class LocalStepFunctions:
         indent = "  " * depth
         while True:
             self._transitions += 1
+            self._check_deadline()
             state = states[current]
             stype = state["Type"]
             entered = _now()
@@ -340,8 +356,8 @@ class LocalStepFunctions:
                     result = self._template(state["ResultSelector"], result, ctx)
                 return self._output_path(state, self._result_path(state, raw, result), ctx), nxt
             except TaskFailed as exc:
-                if exc.error == "States.Runtime":  # AWS never retries or catches runtime errors
-                    raise
+                if exc.error == "States.Runtime" or isinstance(exc, _ExecutionTimedOut):
+                    raise  # AWS never retries or catches runtime errors or the execution's own timeout
                 retry_index = next((i for i, r in enumerate(state.get("Retry", []))
                                     if error_matches(r.get("ErrorEquals", []), exc.error)), None)
                 if retry_index is not None:
@@ -377,7 +393,7 @@ class LocalStepFunctions:
             self._check_payload(name, params, "task input after Parameters")
             self._event("TaskScheduled", name, resource=resource, parameters=params)
             try:
-                result = self.task_dispatch(resource, copy.deepcopy(params), copy.deepcopy(ctx))
+                result = self._dispatch_with_timeout(name, state, resource, params, effective, ctx)
             except TaskFailed as exc:
                 self._event("TaskFailed", name, error=exc.error, cause=exc.cause)
                 raise
@@ -482,7 +498,60 @@ class LocalStepFunctions:
 
     def _sleep(self, seconds: float) -> None:
         if seconds > 0:
-            time.sleep(seconds)
+            remaining = self._remaining()
+            time.sleep(seconds if remaining is None else max(0.0, min(seconds, remaining)))
+        self._check_deadline()
+
+    # ---- timeouts
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
+
+    def _check_deadline(self) -> None:
+        remaining = self._remaining()
+        if remaining is not None and remaining <= 0:
+            raise _ExecutionTimedOut("States.Timeout", "The execution exceeded its TimeoutSeconds")
+
+    def _task_timeout(self, state: dict, effective: Any, ctx: dict) -> float | None:
+        if "TimeoutSecondsPath" in state:
+            value = self._get(effective, state["TimeoutSecondsPath"], ctx)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise ASLRuntimeError(f"TimeoutSecondsPath selected {value!r}, not a positive integer")
+            return float(value) * self.timeout_scale
+        if "TimeoutSeconds" in state:
+            return float(state["TimeoutSeconds"]) * self.timeout_scale
+        return None
+
+    def _dispatch_with_timeout(self, name: str, state: dict, resource: str, params: Any, effective: Any,
+                               ctx: dict) -> Any:
+        """Run the dispatcher, bounded by the task's and the execution's remaining time.
+
+        Without either limit the call runs inline; with one it runs on a daemon thread that is
+        abandoned at the limit (Python cannot kill a thread; AWS likewise stops waiting, not working).
+        """
+        task_limit, remaining = self._task_timeout(state, effective, ctx), self._remaining()
+        if task_limit is None and remaining is None:
+            return self.task_dispatch(resource, copy.deepcopy(params), copy.deepcopy(ctx))
+        limit = min(x for x in (task_limit, remaining) if x is not None)
+        box: dict[str, Any] = {}
+
+        def work() -> None:
+            try:
+                box["result"] = self.task_dispatch(resource, copy.deepcopy(params), copy.deepcopy(ctx))
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the interpreter's thread
+                box["error"] = exc
+
+        worker = threading.Thread(target=work, name=f"sfn-task-{name}", daemon=True)
+        worker.start()
+        worker.join(max(0.0, limit))
+        if worker.is_alive():
+            if task_limit is not None and task_limit <= (remaining if remaining is not None else task_limit):
+                self._event("TaskTimedOut", name, error="States.Timeout")
+                raise TaskFailed("States.Timeout", f"Task {name!r} exceeded its TimeoutSeconds ({state.get('TimeoutSeconds', 'path')})")
+            self._check_deadline()
+            raise _ExecutionTimedOut("States.Timeout", "The execution exceeded its TimeoutSeconds")
+        if "error" in box:
+            raise box["error"]
+        return box["result"]
 
     # ---- Choice rules
     def _rule(self, rule: dict, doc: Any, ctx: dict) -> bool:
@@ -523,6 +592,10 @@ class LocalStepFunctions:
 
 class _FailState(TaskFailed):
     """Raised by a Fail state: ends the (sub-)machine; inside Parallel/Map it fails that state."""
+
+
+class _ExecutionTimedOut(TaskFailed):
+    """The machine's TimeoutSeconds elapsed: ends the execution as TIMED_OUT; never retried or caught."""
 
 
 def _json_default(value: Any) -> Any:

@@ -24,12 +24,12 @@ STACKS = ("training_edf", "inference_edf")
 PLUGIN_DIR = os.environ.get("TF_PLUGIN_DIR", "/opt/tf-plugins")
 # Provider endpoint keys of every service the stacks touch (aws provider 5.x names).
 EMULATED_SERVICES = (
-    "apigateway", "cloudwatch", "cognitoidp", "dynamodb", "ec2", "ecr", "events", "iam", "kms", "lambda",
-    "logs", "rds", "s3", "sagemaker", "scheduler", "secretsmanager", "sfn", "sns", "sts", "timestreamquery",
+    "apigateway", "cloudwatch", "cognitoidp", "dynamodb", "ec2", "ecr", "events", "glue", "iam", "kms", "lambda",
+    "logs", "rds", "s3", "sagemaker", "scheduler", "secretsmanager", "sfn", "sns", "sqs", "sts", "timestreamquery",
     "timestreamwrite",
 )
 # Files outside terraform/ that the stacks read (templatefile / file / jsondecode).
-STAGED_FILES = ("src/edf/packaging/functions.json", "src/edf/serving/openapi.yaml")
+STAGED_FILES = ("src/edf/packaging/functions.json", "src/edf/serving/openapi.yaml", "src/edf/jobs/glue_features.py")
 STAGED_DIRS = ("terraform", "pipelines", "config")
 
 

@@ -51,7 +51,7 @@ def forecast(building: str = "n-1", key: str = GOOD_KEY) -> dict:
     ev = _event(f"/v1/buildings/{building}/forecast", "/v1/buildings/{building_id}/forecast",
                 {"start": "2026-06-01T00:00:00Z", "end": "2026-06-02T00:00:00Z"}, api_key=key,
                 path_params={"building_id": building})
-    return b2b.lambda_handler(ev, None)
+    return b2b.handle(ev, None)
 
 
 def _headers(resp: dict) -> dict[str, str]:
@@ -59,7 +59,7 @@ def _headers(resp: dict) -> dict[str, str]:
 
 
 def me(claims: dict, date: str = "2026-06-01") -> dict:
-    return b2c.lambda_handler(_event("/v1/me/solar-vs-demand", "/v1/me/solar-vs-demand", {"date": date},
+    return b2c.handle(_event("/v1/me/solar-vs-demand", "/v1/me/solar-vs-demand", {"date": date},
                                      claims=claims), None)
 
 

@@ -61,3 +61,56 @@ def test_backtest_json_shape_and_protocol(capsys, small_file, tmp_path, spark):
         assert set(res["per_building"]) == {"citylearn-04", "citylearn-05"}
         assert 0 <= res["aggregate"]["coverage"] <= 1
         assert res["per_building"]["citylearn-04"]["n"] == 3 * 24  # every scored hour has an actual
+
+
+@pytest.fixture(scope="module")
+def gappy_pv(tmp_path_factory):
+    """The real SERF PV array, 24 days, with 5 % of its target hours set to null (meter gaps)."""
+    import numpy as np
+
+    from edf.data import bundled
+
+    solar = bundled.load_solar()
+    start = solar.timestamp_hour.min()
+    sub = solar[solar.timestamp_hour < start + pd.Timedelta(days=24)].reset_index(drop=True)
+    rng = np.random.default_rng(5)
+    gaps = rng.choice(len(sub), size=int(0.05 * len(sub)), replace=False)
+    sub.loc[gaps, "solar_generation_kwh"] = None
+    path = tmp_path_factory.mktemp("gappy") / "pv.parquet"
+    write_parquet(sub, path)
+    return path, sub
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_pv_file_with_null_target_hours_backtests_and_never_scores_them(capsys, gappy_pv, tmp_path, spark):
+    path, data = gappy_pv
+    out = tmp_path / "pv.json"
+    assert main(["backtest", "--data", str(path), "--target", "solar_generation_kwh", "--strategy", "xgboost",
+                 "--horizon-hours", "24", "--days", "3", "--output", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "[missing_target]" in printed or "null target value" in printed  # the gap warning is shown
+    doc = json.loads(out.read_text())
+    first = pd.Timestamp(doc["origins"][0])
+    window = data[(data.timestamp_hour >= first) & (data.timestamp_hour < first + pd.Timedelta(days=3))]
+    gaps = int(window.solar_generation_kwh.isna().sum())
+    assert gaps > 0  # the gaps reach the scored window, so the assertions below can fail
+    for name in ("xgboost", "persistence", "seasonal_naive"):
+        res = doc["results"][name]
+        (building, per), = res["per_building"].items()
+        assert per["n_missing"] == gaps and res["aggregate"]["missing_hours"] == gaps
+        assert per["n"] == 3 * 24 - gaps  # only measured hours are scored
+        assert 0 <= per["coverage"] <= 1 and per["rmse"] is not None
+    assert f"hours without an actual (meter gaps, never scored): {gaps}" in printed
+
+
+@pytest.mark.slow
+@pytest.mark.spark
+def test_refit_every_days_mirrors_a_retraining_cadence(small_file, tmp_path, spark):
+    out = tmp_path / "refit.json"
+    assert main(["backtest", "--data", str(small_file), "--strategy", "persistence", "--horizon-hours", "24",
+                 "--days", "3", "--refit-every-days", "2", "--output", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["refit_every_days"] == 2
+    assert doc["results"]["persistence"]["fits"] == 2  # origins 1-2 share a fit, origin 3 gets its own
+    assert set(doc["results"]["persistence"]["by_lead_bucket"]) == {"0-24"}

@@ -203,3 +203,94 @@ def test_inference_origin_must_have_history(spark, subset, topology, cfg):
     far = dt.datetime(2030, 1, 1)
     with pytest.raises(ValueError, match="no forecast origins"):
         build_inference_features(spark, from_pandas(spark, subset), topology, cfg.edf_feature_eng, far, 24)
+
+
+# --- extra covariates declared in config (edf_feature_eng.covariates) ---------------------------
+
+def _with_covariates(cfg):
+    from edf.config import CovariateSpec
+
+    return cfg.edf_feature_eng.model_copy(update={"covariates": {
+        "wind_speed_ms": CovariateSpec(availability="known_ahead", lags=[24]),
+        "grid_load_mw": CovariateSpec(availability="measured", lags=[24], rolling_windows=[24]),
+    }})
+
+
+@pytest.fixture(scope="module")
+def covariate_subset(subset):
+    rng = np.random.default_rng(3)
+    out = subset.copy()
+    out["wind_speed_ms"] = rng.uniform(0, 15, len(out))
+    out["grid_load_mw"] = rng.uniform(50, 90, len(out))
+    # demand that really responds to the wind (e.g. heat loss), so a model has something to learn
+    out["consumption_kwh"] = out["consumption_kwh"] + 0.2 * out["wind_speed_ms"]
+    return out
+
+
+def test_declared_covariates_flow_through_without_look_ahead(spark, covariate_subset, subset, topology, cfg, origin):
+    fe = _with_covariates(cfg)
+
+    def rows_of(data):
+        out = features_for_origins(spark, from_pandas(spark, data), origins_frame(spark, origin), topology, fe, HORIZON)
+        return to_pandas_utc(out).sort_values(["building_id", "timestamp_hour"]).reset_index(drop=True)
+
+    rows = rows_of(covariate_subset)
+    assert set(feature_columns(fe)) <= set(rows.columns)
+    assert "grid_load_mw" not in rows.columns  # a measured covariate's own value is never a feature
+    # known ahead: its value at the target hour (the observation in training = perfect forecast)
+    src = covariate_subset.set_index(["building_id", "timestamp_hour"])
+    expected = src.loc[list(zip(rows.building_id, rows.timestamp_hour, strict=True)), "wind_speed_ms"].to_numpy()
+    np.testing.assert_allclose(rows.wind_speed_ms.to_numpy(), expected)
+    assert rows.loc[rows.lead_hours >= 24, "grid_load_mw_lag_24h"].isna().all()
+    assert rows.loc[rows.lead_hours < 24, "grid_load_mw_lag_24h"].notna().all()
+    before = covariate_subset[(covariate_subset.building_id == BUILDINGS[0])
+                              & (covariate_subset.timestamp_hour < origin)].tail(24).grid_load_mw.mean()
+    assert rows.loc[rows.building_id == BUILDINGS[0], "grid_load_mw_roll_avg_24h"].iloc[0] == pytest.approx(before)
+    # the measured covariate after the origin moves nothing
+    moved = covariate_subset.copy()
+    moved.loc[moved.timestamp_hour >= origin, "grid_load_mw"] += 1000.0
+    assert_same_features(rows, rows_of(moved), model_features(rows))
+    # a file without the declared columns still works: the covariate features are simply missing
+    plain = rows_of(subset)
+    assert plain.wind_speed_ms.isna().all() and plain.grid_load_mw_roll_avg_24h.isna().all()
+
+
+def test_known_ahead_covariate_after_origin_is_read_only_from_the_forecast_and_changes_forecasts(
+        spark, covariate_subset, topology, cfg, origin):
+    from edf.models import make_model
+
+    fe = _with_covariates(cfg)
+    horizon = 24
+    future = covariate_subset[(covariate_subset.timestamp_hour >= origin)
+                              & (covariate_subset.timestamp_hour < origin + pd.Timedelta(hours=horizon))]
+    forecast = future[["building_id", "timestamp_hour"]].assign(
+        temperature_c=future.temperature_c, solar_irradiance_ghi=future.solar_irradiance_ghi,
+        humidity=future.humidity, wind_speed_ms=2.0 + (future.timestamp_hour.dt.hour % 5),
+        forecast_issue_time=origin - pd.Timedelta(hours=6))
+    late = forecast.assign(wind_speed_ms=99.0, forecast_issue_time=origin + pd.Timedelta(hours=2))
+
+    def inference(history, feed):
+        out = build_inference_features(spark, from_pandas(spark, history), topology, fe, origin.to_pydatetime(), horizon,
+                                       from_pandas(spark, feed), lookback_days=14)
+        return to_pandas_utc(out).sort_values(["building_id", "timestamp_hour"]).reset_index(drop=True)
+
+    rows = inference(covariate_subset, pd.concat([forecast, late]))
+    feed = forecast.set_index(["building_id", "timestamp_hour"]).wind_speed_ms
+    np.testing.assert_allclose(rows.wind_speed_ms, feed.loc[list(zip(rows.building_id, rows.timestamp_hour,
+                                                                      strict=True))].to_numpy())
+    # measured wind after the origin (e.g. late-arriving observations) is never read: only the forecast is
+    observed = covariate_subset.copy()
+    observed.loc[observed.timestamp_hour >= origin, "wind_speed_ms"] = 55.0
+    assert_same_features(rows, inference(observed, forecast), model_features(rows))
+
+    # the column changes forecasts: a model trained with it answers a windier forecast differently
+    fe_train = fe.model_copy(update={"eval_days": 3})
+    train = to_pandas_utc(build_training_features(spark, from_pandas(spark, covariate_subset), topology, fe_train,
+                                                  horizon).train)
+    model = make_model("xgboost", "consumption_kwh", cfg.model_copy(update={"edf_feature_eng": fe}))
+    model.params.update(xgb_num_boost_round=60, xgb_tuning_grid=[], xgb_validation_days=0)
+    model.fit(train, covariate_subset)
+    assert "wind_speed_ms" in model.features
+    calm = model.predict(rows, covariate_subset)
+    windy = model.predict(inference(covariate_subset, forecast.assign(wind_speed_ms=14.0)), covariate_subset)
+    assert windy.yhat.mean() > calm.yhat.mean() + 0.3

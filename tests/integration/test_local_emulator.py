@@ -149,3 +149,13 @@ def test_add_compat_handler_extends_the_layer(aws):
             sm.delete_model_package_group_policy(ModelPackageGroupName="bad")
     finally:
         COMPAT_HANDLERS.pop("SageMaker.DeleteModelPackageGroupPolicy")
+
+
+def test_glue_tags_read_back_for_an_arn_without_account(aws):
+    glue = boto3.client("glue")
+    glue.create_job(Name="edf-tags-test", Role="arn:aws:iam::123456789012:role/r",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://b/k"}, Tags={"Project": "edf"})
+    region = glue.meta.region_name
+    assert glue.get_tags(ResourceArn=f"arn:aws:glue:{region}::job/edf-tags-test")["Tags"] == {"Project": "edf"}
+    assert glue.get_tags(ResourceArn=f"arn:aws:glue:{region}:123456789012:job/edf-tags-test")["Tags"] == {"Project": "edf"}
+    glue.delete_job(JobName="edf-tags-test")

@@ -183,12 +183,18 @@ def test_healthy_forecasts_start_nothing(aws, capsys):
 
 
 def test_bad_event_is_rejected():
-    from edf.monitoring.lambda_handler import InvalidEventError, parse_event
-
-    with pytest.raises(InvalidEventError, match="ISO date"):
-        parse_event({"date": "yesterday"})
-    with pytest.raises(InvalidEventError, match="not finished"):
-        parse_event({"date": "2999-01-01"})
     import datetime as dt
 
-    assert parse_event({}, today=dt.date(2026, 11, 21)) == (dt.date(2026, 11, 20), False)
+    from edf.lambda_events import InvalidEvent
+    from edf.monitoring.lambda_handler import AccuracyMonitorEvent
+
+    with pytest.raises(InvalidEvent, match="ISO date"):
+        AccuracyMonitorEvent.parse({"date": "yesterday"})
+    with pytest.raises(InvalidEvent, match="dry_run"):
+        AccuracyMonitorEvent.parse({"dry_run": "yes"})
+    with pytest.raises(InvalidEvent, match="not finished"):
+        AccuracyMonitorEvent.parse({"date": "2999-01-01"}).day()
+    today = dt.date(2026, 11, 21)
+    assert AccuracyMonitorEvent.parse({}).day(today) == dt.date(2026, 11, 20)
+    assert AccuracyMonitorEvent.parse({"date": ""}).day(today) == dt.date(2026, 11, 20)
+    assert AccuracyMonitorEvent.parse({"date": "2026-11-19", "dry_run": True}).dry_run is True

@@ -75,7 +75,7 @@ def test_edf_monitor_errors_are_sentences(tmp_path, capsys):
 
     rc = main(["monitor", "--forecasts", str(tmp_path / "nope"), "--output", str(tmp_path / "r")])
     assert rc == 2
-    assert "does not exist" in capsys.readouterr().err
+    assert "no such file or directory" in capsys.readouterr().err
 
 
 def test_parquet_source_keeps_the_newest_rerun_of_a_run(tmp_path):
@@ -112,7 +112,7 @@ def test_store_source_derives_lead_from_issue_time():
 
 
 def test_missing_forecasts_location_is_a_clear_error(tmp_path):
-    with pytest.raises(sources.SourceError, match="does not exist"):
+    with pytest.raises(sources.SourceError, match="no such file or directory"):
         sources.read_forecasts_parquet(str(tmp_path / "missing"), ORIGIN, ORIGIN + pd.Timedelta(days=1), 72)
 
 

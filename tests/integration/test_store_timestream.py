@@ -1,9 +1,12 @@
-"""Timestream store: the write path against moto (batching, record layout, rejected records).
+"""Timestream store: the write path against moto (batching, record layout, rejected records), and the
+shared store contract executed.
 
-moto cannot run Timestream queries, so the read path is tested as SQL text (validated literals,
-time bounds) and by parsing Timestream-shaped query responses; the SQL itself is not executed
-here. Rejections are injected with a botocore ``before-call`` hook that answers ``WriteRecords``
-the way the service does, so awswrangler's and our handling run unchanged.
+moto stores ``WriteRecords`` but cannot run Timestream queries. The read path is checked two ways: as
+SQL text and by parsing Timestream-shaped responses, and (issue 14, item 8) by running the store's
+own SQL on a local engine over the records the store wrote (``timestream_local``: DuckDB, with the
+translations it lists), so ``store_contract.py`` runs on Timestream as on the other backends.
+Rejections are injected with a botocore ``before-call`` hook that answers ``WriteRecords`` the way
+the service does, so awswrangler's and our handling run unchanged.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto import mock_aws
+from store_contract import check_moved_building, check_origin_first, check_store
 
 from edf.storage.base import InvalidValueError, RejectedRecordsError, StoreError
 from edf.storage.sample import synthetic_rows
@@ -49,18 +53,18 @@ def test_write_batches_of_at_most_100(ts):
     store, _, calls = ts
     rows = synthetic_rows(["b-1", "b-2", "b-3"], "north", "run-1", ISSUE, T0, 42)  # 252 rows
     res = store.write_run("run-1", rows)
-    assert res.forecasts_written == 252 and res.calls == 3
-    assert sorted(n for n, _ in calls) == [52, 100, 100]
+    assert res.forecasts_written == 252 and res.calls == 4  # 3 data calls, then the commit record
+    assert [n for n, _ in calls][-1] == 1 and sorted(n for n, _ in calls[:-1]) == [52, 100, 100]
     assert {m["Name"]: m["Value"] for m in calls[0][1]["Records"][0]["MeasureValues"]}["weather_source"] == "unknown"
     recs = _moto_records("forecasts")
-    assert len(recs) == 252
+    assert len(recs) == 253
     r = recs[0]
     common = calls[0][1]["CommonAttributes"]
-    assert common["MeasureName"] == "forecast" and common["Version"] > 0  # version: re-writes upsert
+    assert common["MeasureName"] == "forecast" and common["Version"] > 0
     assert r["MeasureValueType"] == "MULTI"
     assert int(r["Time"]) == int(ISSUE.timestamp() * 1000)  # record time = issue time, never the future
     dims = {d["Name"] for d in r["Dimensions"]}
-    assert dims == {"building_id", "grid_area", "series", "target_hour", "run_id"}
+    assert dims == {"building_id", "grid_area", "series", "target_hour", "run_id", "write_id"}
     measures = {m["Name"]: m["Type"] for m in r["MeasureValues"]}
     assert measures["target_time"] == "TIMESTAMP" and measures["yhat"] == "DOUBLE"
 
@@ -104,8 +108,8 @@ def test_transient_rejections_are_retried(ts):
     state = _reject(session, lambda n, recs: [(0, "Internal service error, try again")] if n == 1 else [])
     rows = synthetic_rows(["b-1"], "north", "run-1", ISSUE, T0, 30)
     res = store.write_run("run-1", rows)
-    assert res.forecasts_written == 60 and res.calls == 2 and state["n"] == 2
-    assert calls[-1][0] == 1  # only the rejected record was sent again
+    assert res.forecasts_written == 60 and res.calls == 3 and state["n"] == 3  # + the commit record
+    assert calls[-2][0] == 1  # only the rejected record was sent again
 
 
 def test_transient_forever_is_raised(ts):
@@ -244,3 +248,66 @@ def test_weather_source_is_read_back_and_legacy_records_say_unknown():
     pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=2))
     assert [p.weather_source for p in pts] == ["stale:27h", "unknown"]
     assert "weather_source" in store.building_series_sql("b-1", "consumption", T0, T0 + dt.timedelta(hours=2))
+
+
+# ---------------------------------------------------------------- issue 14, item 8: the shared contract, executed
+@pytest.fixture
+def local_ts():
+    """The store writing to moto (awswrangler's real calls) and querying a local engine over the same records."""
+    from timestream_local import LocalTimestream
+
+    with mock_aws():
+        session = boto3.Session(region_name="eu-central-1")
+        local = LocalTimestream(session, clock=T0 + dt.timedelta(days=3))
+        store = TimestreamForecastStore("edf_db", "forecasts", "recs", boto3_session=session, threads=2,
+                                        query_client=local.query_client)
+        store.sleep = lambda _s: None
+        yield store, local
+
+
+def test_contract_executed(local_ts):
+    check_store(local_ts[0])
+
+
+def test_rerun_of_an_older_day_does_not_hide_fresher_forecasts(local_ts):
+    check_origin_first(local_ts[0])
+
+
+def test_moved_building_follows_the_current_topology(local_ts):
+    check_moved_building(local_ts[0])
+
+
+def test_a_run_is_switched_by_its_commit_record(local_ts):
+    """Records are never deleted: each write is a new write_id, and the run's commit record names the one
+    readers see. A re-write stamped earlier than the first still wins (the commit time never goes back)."""
+    store, local = local_ts
+    store.ensure_schema(create=True)
+    later = ISSUE + dt.timedelta(hours=5)
+    store.write_run("run-1", synthetic_rows(["b-1"], "north", "run-1", later, T0, 4, series=("consumption",)))
+    store.write_run("run-1", synthetic_rows(["b-1"], "north", "run-1", ISSUE, T0, 4, series=("consumption",),
+                                            scale=2.0))
+    rows = local.rows("edf_db", "forecasts")
+    commits = [r for r in rows if r["measure_name"] == "commit"]
+    writes = {r["write_id"] for r in rows if r["measure_name"] == "forecast"}
+    assert len(writes) == 2 and len([r for r in rows if r["measure_name"] == "forecast"]) == 8  # both kept
+    # one commit record (the second replaced the first: same run and time, higher version)
+    assert len(commits) == 1 and commits[0]["committed_write_id"] in writes
+    assert commits[0]["time"] == later.replace(tzinfo=None) and commits[0]["forecasts"] == 4
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=4))
+    assert [p.issue_time for p in pts] == [ISSUE] * 4  # the second write, although issued earlier
+    assert all("write_id IN (SELECT max_by(committed_write_id, committed_at)" in sql for sql in local.sql
+               if "measure_name = 'forecast'" in sql or "measure_name = 'recommendation'" in sql)
+
+
+def test_a_write_that_fails_before_its_commit_is_never_read(local_ts):
+    store, local = local_ts
+    store.ensure_schema(create=True)
+    store.write_run("run-1", synthetic_rows(["b-1"], "north", "run-1", ISSUE, T0, 4, series=("consumption",)))
+    store._commit = lambda *a, **k: (_ for _ in ()).throw(StoreError("injected: the commit record was not written"))
+    with pytest.raises(StoreError, match="injected"):
+        store.write_run("run-2", synthetic_rows(["b-1"], "north", "run-2", ISSUE + dt.timedelta(hours=1), T0, 4,
+                                                series=("consumption",), scale=5.0))
+    assert len({r["write_id"] for r in local.rows("edf_db", "forecasts") if r["measure_name"] == "forecast"}) == 2
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=4))
+    assert {p.run_id for p in pts} == {"run-1"}
+    assert store.list_buildings(["north"])[0].building_id == "b-1" and store.get_building("b-1") is not None

@@ -57,9 +57,9 @@ class _Deployment:
 
     def variables(self, stack: str) -> dict:
         common = {"lambda_zip_dir": str(self.zips), "aws_sdk_pandas_layer_arn": self.layer_arn,
-                  "aws_max_retries": 3}
+                  "aws_max_retries": 3, "glue_wheel_dir": str(self.root / "glue")}
         if stack == "training_edf":
-            return {**common, "image_tag": "test", "force_destroy": True}
+            return {**common, "image_tag": "release-0123abc", "force_destroy": True}
         t = self.outputs["training_edf"]
         return {**common, "sagemaker_execution_role_arn": t["sagemaker_execution_role_arn"],
                 "alerts_topic_arn": t["alerts_topic_arn"], "training_state_machine_arn": t["training_state_machine_arn"],
@@ -82,12 +82,14 @@ def _timed(key: str):
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory):
     from edf.packaging import build_all
+    from edf.packaging.glue_wheel import build_job_wheel
     from edf_local.emulator import EmulatedAWS
 
     root = tmp_path_factory.mktemp("tf-apply")
     cfg = load_config(None)
     with _timed("package"):
         build_all(out_dir=root / "zips")
+        build_job_wheel(root / "glue")
     with EmulatedAWS(region=cfg.aws_region) as aws:
         # What the ingestion stack and CD provide.
         s3 = aws.client("s3")
@@ -134,6 +136,30 @@ def test_apply_training_then_inference(deployment):
     for fn in aws.client("lambda").list_functions()["Functions"]:
         assert fn["TracingConfig"]["Mode"] == "Active", fn["FunctionName"]
     _check_weather_fetcher(aws, cfg, i)
+    _check_feature_jobs(deployment, t, i)
+
+
+def _check_feature_jobs(deployment, t, i):
+    """The two Glue feature jobs: sized from the config, script and wheel in S3, encrypted, own role."""
+    from edf_local.glue_runner import feature_job_name
+
+    aws, cfg = deployment.aws, deployment.cfg
+    glue, s3 = aws.client("glue"), aws.client("s3")
+    for mode, outs in (("training", t), ("inference", i)):
+        name = feature_job_name(cfg, mode)
+        assert outs["features_job_name"] == name
+        job = glue.get_job(JobName=name)["Job"]
+        size = getattr(cfg.edf_spark, mode)
+        assert (job["WorkerType"], job["NumberOfWorkers"]) == (size.worker_type, size.number_of_workers)
+        assert job["GlueVersion"] == cfg.edf_spark.glue_version and job["DefaultArguments"]["--mode"] == mode
+        assert job["SecurityConfiguration"] and job["Role"].endswith(f"{name}-glue")
+        script = job["Command"]["ScriptLocation"]
+        bucket, _, key = script[5:].partition("/")
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        assert body == (REPO / "src/edf/jobs/glue_features.py").read_bytes()
+        wheel = job["DefaultArguments"]["--additional-python-modules"].split(",")[0]
+        bucket, _, key = wheel[5:].partition("/")
+        assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 10_000
 
 
 def _check_weather_fetcher(aws, cfg, outputs_inference) -> None:
@@ -163,6 +189,60 @@ def test_second_plan_has_no_changes(deployment):
             proc = deployment.run(stack, "plan", "-detailed-exitcode", *tfvars_args(deployment.variables(stack)),
                                   ok_codes=(0, 2))
         assert proc.returncode == 0, f"{stack}: second plan wants changes:\n{proc.stdout[-4000:]}"
+
+
+def test_schedules_dead_letter_to_an_encrypted_queue_with_an_alarm(deployment):
+    """Issue 14, item 11: an invocation the Scheduler cannot deliver lands in an SQS DLQ (KMS)."""
+    aws, cfg = deployment.aws, deployment.cfg
+    sqs = aws.client("sqs")
+    url = sqs.get_queue_url(QueueName=f"{cfg.name(cfg.edf_scheduler_base)}-dlq")["QueueUrl"]
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["KmsMasterKeyId"].startswith("arn:aws:kms:")
+    assert "aws:SecureTransport" in attrs["Policy"]
+    for schedule in aws.client("scheduler").list_schedules()["Schedules"]:
+        target = aws.client("scheduler").get_schedule(Name=schedule["Name"])["Target"]
+        assert target["DeadLetterConfig"]["Arn"] == attrs["QueueArn"], schedule["Name"]
+    alarms = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    dlq = [a for a in alarms if a.get("Namespace") == "AWS/SQS"]
+    assert [a["Dimensions"] for a in dlq] == [[{"Name": "QueueName", "Value": url.rsplit("/", 1)[1]}]]
+
+
+def test_daily_run_alarms_watch_real_metrics(deployment):
+    """No successful inference by the deadline (ExecutionsSucceeded of the inference machine), data
+    older than the configured age (ProcessedDataAgeHours, put by the features job), and timeouts."""
+    cfg, i = deployment.cfg, deployment.outputs["inference_edf"]
+    alarms = {a["AlarmName"]: a for a in deployment.aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    deadline = cfg.edf_inference.alarms.success_deadline_hour_utc
+    missing = next(a for n, a in alarms.items() if n.endswith(f"inference-no-success-by-{deadline:02d}00utc"))
+    stat = next(q["MetricStat"] for q in missing["Metrics"] if "MetricStat" in q)
+    assert stat["Metric"]["MetricName"] == "ExecutionsSucceeded" and stat["Metric"]["Namespace"] == "AWS/States"
+    assert stat["Metric"]["Dimensions"] == [{"Name": "StateMachineArn", "Value": i["inference_state_machine_arn"]}]
+    assert missing["EvaluationPeriods"] == deadline == missing["DatapointsToAlarm"]
+    assert any(f"HOUR(filled) <= {deadline}" in q.get("Expression", "") for q in missing["Metrics"])
+    age = next(a for a in alarms.values() if a.get("MetricName") == "ProcessedDataAgeHours")
+    assert age["Namespace"] == cfg.edf_inference.alarms.metrics_namespace
+    assert age["Dimensions"] == [{"Name": "Environment", "Value": cfg.env_suffix}]
+    assert age["Threshold"] == cfg.edf_inference.alarms.processed_data_max_age_hours
+    assert age["TreatMissingData"] == "breaching"
+    timed_out = {a["Dimensions"][0]["Value"] for a in alarms.values() if a.get("MetricName") == "ExecutionsTimedOut"}
+    assert i["inference_state_machine_arn"] in timed_out
+    topic = {tuple(a["AlarmActions"]) for a in alarms.values()}
+    assert len(topic) == 1 and next(iter(topic))[0].endswith(cfg.name(cfg.alerts_topic_base))
+
+
+def test_ecr_lifecycle_never_expires_release_images(deployment):
+    """Issue 14, item 13: only pr-/branch-/unpromoted git- and untagged images expire; model
+    packages reference promoted release-<sha> images, which no rule selects."""
+    cfg = deployment.cfg
+    policy = json.loads(deployment.aws.client("ecr").get_lifecycle_policy(
+        repositoryName=cfg.name(cfg.ecr_repo_name_edf_base))["lifecyclePolicyText"])
+    rules = policy["rules"]
+    assert all(r["action"]["type"] == "expire" for r in rules)
+    assert all(r["selection"]["tagStatus"] in ("tagged", "untagged") for r in rules), "no 'any' rule"
+    prefixes = [p for r in rules for p in r["selection"].get("tagPrefixList", [])]
+    assert sorted(prefixes) == ["branch-", "git-", "pr-"]
+    assert not any("release-".startswith(p) for p in prefixes)
+    assert any(r["selection"]["tagStatus"] == "untagged" for r in rules)
 
 
 def test_deployed_definitions_equal_the_local_rendering(deployment):
@@ -307,3 +387,4 @@ def test_destroy_leaves_nothing(deployment):
     assert aws.client("lambda").list_functions()["Functions"] == []
     assert aws.client("scheduler").list_schedules()["Schedules"] == []
     assert aws.client("sagemaker").list_model_package_groups()["ModelPackageGroupSummaryList"] == []
+    assert aws.client("glue").get_jobs()["Jobs"] == []

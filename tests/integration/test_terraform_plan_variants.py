@@ -39,6 +39,10 @@ def planner(tmp_path_factory):
     for name in load_function_specs():  # plan only hashes the zips
         with zipfile.ZipFile(zips / f"{name}.zip", "w") as zf:
             zf.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    glue = root / "glue"  # plan only hashes the Glue job's wheel too; a fresh clone has no build/glue
+    glue.mkdir()
+    with zipfile.ZipFile(glue / "edf-0.0.0-py3-none-any.whl", "w") as zf:
+        zf.writestr("edf/__init__.py", "")
     stage(root / "repo")
     stack = root / "repo/terraform/stacks/inference_edf"
     env = base_env(root / "tfdata")
@@ -48,6 +52,7 @@ def planner(tmp_path_factory):
         region = cfg.aws_region
         base = {
             "lambda_zip_dir": str(zips),
+            "glue_wheel_dir": str(glue),
             "aws_sdk_pandas_layer_arn": f"arn:aws:lambda:{region}:{ACCOUNT}:layer:AWSSDKPandas-Python311:1",
             "sagemaker_execution_role_arn": f"arn:aws:iam::{ACCOUNT}:role/edf-sagemaker-execution-dev",
             "alerts_topic_arn": f"arn:aws:sns:{region}:{ACCOUNT}:edf-alerts-dev",
@@ -94,6 +99,46 @@ def test_rds_backend_in_private_subnets(planner):
     assert db["manage_master_user_password"] is True and db["iam_database_authentication_enabled"] is True
     loader = next(rc for rc in created if rc["address"] == "module.load_forecasts.aws_lambda_function.this")
     assert loader["change"]["after"]["vpc_config"][0]["subnet_ids"] == ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+
+
+def test_rds_api_lambdas_hold_only_the_reader_secret(planner):
+    """Issue 14, item 12: the read-only API Lambdas (and the accuracy monitor) may read only the
+    reader role's secret, the load only the writer's; only db_bootstrap may read the RDS master
+    secret, and Terraform runs it once to create the roles."""
+    plan = planner(forecast_db_type="RDS", vpc_id="vpc-0123456789abcdef0", vpc_cidr="10.0.0.0/16",
+                   private_subnet_ids=["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"])
+    created = {rc["address"]: rc["change"]["after"] for rc in _resources(plan)}
+    secrets = {a: v for a, v in created.items() if a.startswith("module.store.aws_secretsmanager_secret.db_role")}
+    names = {a.split('"')[1]: v["name"] for a, v in secrets.items()}
+    assert set(names) == {"reader", "writer"}
+    assert all("kms_key_id" not in v or v["kms_key_id"] != "" for v in secrets.values())
+
+    def policy(fn: str) -> list[dict]:
+        doc = json.loads(created[f'aws_iam_role_policy.db_credentials["{fn}"]']["policy"])
+        return doc["Statement"]
+
+    for fn, role in (("b2b_api", "reader"), ("b2c_api", "reader"), ("accuracy_monitor", "reader"),
+                     ("load_forecasts", "writer")):
+        statements = policy(fn)
+        assert [s["Action"] for s in statements] == [["secretsmanager:GetSecretValue"]]
+        assert statements[0]["Resource"] == [f"arn:aws:secretsmanager:eu-central-1:{ACCOUNT}:secret:{names[role]}-??????"]
+    # environment variables known at plan time (db_bootstrap's hold the RDS-managed master secret's
+    # ARN, unknown until the instance exists, so its whole map is unknown here)
+    envs = {a: v["environment"][0].get("variables") for a, v in created.items()
+            if a.endswith("aws_lambda_function.this") and v.get("environment")}
+    for api in ("b2b_api", "b2c_api"):
+        assert envs[f'module.api_function["{api}"].aws_lambda_function.this']["EDF_PG_SECRET_ID"] == names["reader"]
+    assert envs["module.load_forecasts.aws_lambda_function.this"]["EDF_PG_SECRET_ID"] == names["writer"]
+    # no function but db_bootstrap is told where the master secret is
+    holders = [a for a, env in envs.items() if env is None or "EDF_PG_MASTER_SECRET_ID" in env]
+    assert holders == ["module.db_bootstrap[0].aws_lambda_function.this"]
+    assert "aws_lambda_invocation.db_bootstrap[0]" in created
+
+
+def test_non_rds_backends_have_no_database_roles(planner):
+    plan = planner(forecast_db_type="DYNAMODB")
+    addresses = {rc["address"] for rc in _resources(plan)}
+    assert not [a for a in addresses if "db_credentials" in a or "db_bootstrap" in a or "db_role" in a]
 
 
 # ---------------------------------------------------------------- issue 14, items 1 and 5

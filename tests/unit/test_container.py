@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -30,10 +31,10 @@ def test_dockerfile_passes_hadolint():
 def test_dockerfile_contract():
     text = DOCKERFILE.read_text()
     base = re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M)
-    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+", base[0]), "pinned slim Python 3.11 base"
+    assert base and re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base[0]), "pinned slim Python 3.11 base"
     assert re.search(r"^USER \d+:\d+$", text, flags=re.M), "runs as a non-root numeric user"
     assert "download.pytorch.org/whl/cpu" in text, "CPU torch"
-    extras = re.search(r'pip install "\.\[([a-z,]+)\]"', text).group(1).split(",")
+    extras = re.search(r"Extras: ([a-z,]+)\.", text).group(1).split(",")
     assert {"spark", "models", "optimization"} <= set(extras)
     assert "openjdk" in text  # PySpark needs a JVM
     # The build context is the repository root: .dockerignore sends only what the image needs.
@@ -93,9 +94,34 @@ def test_train_script_runs_the_training_contract(fake_python):
 
 
 def test_entrypoint_modules_exist_for_every_job_the_workflows_run():
-    """Every `edf.jobs.<x>` the ASL starts is a dispatch target of the entrypoint."""
-    asl = "".join((REPO / "pipelines" / f).read_text() for f in ("training.asl.json", "inference.asl.json"))
-    jobs = set(re.findall(r"edf\.jobs\.([a-z_]+)", asl)) | {"train"}
+    """Every `edf.jobs.<x>` the ASL starts in the image (a SageMaker ContainerEntrypoint) is dispatched.
+
+    The Glue feature jobs are not: Glue runs edf.jobs.glue_features from the edf wheel, not the image.
+    """
+    entrypoints = []
+    for f in ("training.asl.json", "inference.asl.json"):
+        for state in json.loads((REPO / "pipelines" / f).read_text())["States"].values():
+            entrypoints += (state.get("Parameters") or {}).get("AppSpecification", {}).get("ContainerEntrypoint", [])
+    jobs = {e.removeprefix("edf.jobs.") for e in entrypoints if e.startswith("edf.jobs.")} | {"train"}
+    assert {"validate", "evaluate", "forecast", "optimize"} <= jobs
     entry = (CONTAINER / "entrypoint.sh").read_text()
     for job in jobs - {"train"}:
         assert job in entry, f"entrypoint.sh does not dispatch {job}"
+
+
+def test_base_image_is_pinned_by_digest_and_dependencies_by_hash():
+    """Issue 14, item 14: the image is rebuilt from exactly what was locked."""
+    text = DOCKERFILE.read_text()
+    base = re.findall(r"^ARG PYTHON_IMAGE=(\S+)", text, flags=re.M)[0]
+    assert re.fullmatch(r"python:3\.11\.\d+-slim-\w+@sha256:[0-9a-f]{64}", base), base
+    assert "docker buildx imagetools inspect" in text, "the comment says how to obtain the digest"
+    installs = re.findall(r"^RUN pip install (.*)$", text.replace("\\\n", " "), flags=re.M)
+    assert any("--require-hashes" in i and "-r requirements/image.lock" in i for i in installs)
+    project = [i for i in installs if i.rstrip().endswith(" .")]
+    assert project and all("--no-deps" in i for i in project), "the project install resolves nothing"
+    lock = (REPO / "requirements/image.lock").read_text()
+    assert re.search(r"^torch==[\d.]+\+cpu \\", lock, flags=re.M), "CPU torch"
+    assert not re.search(r"^nvidia-", lock, flags=re.M)
+    for pkg in ("pyspark", "xgboost-cpu", "cvxpy", "psycopg", "setuptools"):
+        assert re.search(rf"^{pkg}==", lock, flags=re.M), pkg
+    assert "!requirements/image.lock" in (REPO / ".dockerignore").read_text()

@@ -183,6 +183,10 @@ def handlers(tmp_path):
                 return {"held": len(block)}
             if kind == "sleep":
                 time.sleep(event["seconds"])
+            if kind == "spin":
+                end = time.process_time() + event["cpu_seconds"]
+                while time.process_time() < end:
+                    pass
             return {"ok": True, "memory": context.memory_limit_in_mb}
     """))
     return {"fn": path}
@@ -225,3 +229,22 @@ def test_lambda_over_its_timeout_fails_timed_out(handlers):
     with pytest.raises(TaskFailed) as err:
         inv.invoke("fn", {"kind": "sleep", "seconds": 5})
     assert err.value.error == "Sandbox.Timedout"
+
+
+def test_cpu_bound_work_is_held_to_the_cpu_share_of_the_configured_memory(handlers, monkeypatch):
+    """At 128 MB Lambda gives 128/1769 of a vCPU: 1 CPU-second here is at least 13.8 s there.
+
+    CPU time does not depend on how loaded this machine is, so the wall-clock timeout is stretched
+    out of the way and the CPU rule alone decides.
+    """
+    from edf_local.lambdas import lambda_seconds
+
+    monkeypatch.setenv("EDF_LOCAL_TIMEOUT_SCALE", "1000")
+    assert lambda_seconds(1.0, 128) == pytest.approx(1769 / 128) and lambda_seconds(1.0, 3008) == 1.0
+    full = _invoker(handlers, memory_mb=1769, timeout_s=60)
+    assert full.invoke("fn", {"kind": "spin", "cpu_seconds": 1.0})["ok"]
+    assert 1.0 <= full.invocations[-1]["lambda_seconds_at_least"] < 30
+    small = _invoker(handlers, memory_mb=128, timeout_s=10)
+    with pytest.raises(TaskFailed) as err:
+        small.invoke("fn", {"kind": "spin", "cpu_seconds": 1.0})
+    assert err.value.error == "Sandbox.Timedout" and "CPU-seconds" in err.value.cause

@@ -350,3 +350,75 @@ def test_execution_to_dict_is_json():
     assert doc["status"] == "SUCCEEDED" and doc["output"] == {"r": 1} and doc["input"] == {"i": 1}
     assert doc["states"][0]["state"] == "A" and doc["history"][0]["type"] == "ExecutionStarted"
     assert doc["startDate"].endswith("Z")
+
+
+# ------------------------------------------------------------------ timeouts (issue 14, item 11)
+class Slow:
+    """A dispatcher whose calls take ``seconds`` (a hung Lambda or a .sync poll that never ends)."""
+
+    def __init__(self, seconds: float, fast_after: int | None = None):
+        self.seconds, self.fast_after, self.calls = seconds, fast_after, 0
+
+    def __call__(self, resource, params, context):
+        import time
+
+        self.calls += 1
+        if self.fast_after is None or self.calls <= self.fast_after:
+            time.sleep(self.seconds)
+        return {"done": self.calls}
+
+
+def test_task_timeout_fails_the_attempt_with_states_timeout_and_is_caught_by_name():
+    definition = {"StartAt": "Hang", "States": {
+        "Hang": task(TimeoutSeconds=5, End=False, Next="Done",
+                     Catch=[{"ErrorEquals": ["States.TaskFailed"], "Next": "WrongHandler"},
+                            {"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "TimedOut"}]),
+        "Done": {"Type": "Succeed"}, "WrongHandler": {"Type": "Fail", "Error": "Wrong"},
+        "TimedOut": {"Type": "Pass", "End": True}}}
+    exe = run(definition, dispatch=Slow(2.0), timeout_scale=0.02)  # 5 s -> 0.1 s
+    assert exe.status == "SUCCEEDED", (exe.error, exe.cause)
+    assert exe.output["error"]["Error"] == "States.Timeout" and "TimeoutSeconds" in exe.output["error"]["Cause"]
+    assert exe.states_entered() == ["Hang", "TimedOut"]
+    assert exe.events("TaskTimedOut")
+
+
+def test_task_timeout_is_retried_by_a_states_timeout_retrier():
+    definition = {"StartAt": "Hang", "States": {"Hang": task(
+        TimeoutSeconds=5, Retry=[{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 2, "IntervalSeconds": 1}])}}
+    dispatch = Slow(2.0, fast_after=1)  # the first attempt hangs, the retry answers at once
+    exe = run(definition, dispatch=dispatch, timeout_scale=0.02)
+    assert exe.status == "SUCCEEDED" and exe.output == {"done": 2}
+    assert [e["error"] for e in exe.events("StateRetry")] == ["States.Timeout"]
+
+
+def test_uncaught_task_timeout_fails_the_execution():
+    exe = run({"StartAt": "Hang", "States": {"Hang": task(TimeoutSeconds=5)}}, dispatch=Slow(2.0), timeout_scale=0.02)
+    assert exe.status == "FAILED" and exe.error == "States.Timeout"
+
+
+def test_task_within_its_timeout_succeeds():
+    exe = run({"StartAt": "T", "States": {"T": task(TimeoutSeconds=60)}}, dispatch=Slow(0.01), timeout_scale=1.0)
+    assert exe.status == "SUCCEEDED" and exe.output == {"done": 1}
+
+
+def test_timeout_seconds_path_is_read_from_the_input():
+    exe = run({"StartAt": "Hang", "States": {"Hang": task(TimeoutSecondsPath="$.limit")}}, {"limit": 5},
+              dispatch=Slow(2.0), timeout_scale=0.02)
+    assert exe.error == "States.Timeout"
+
+
+def test_execution_timeout_ends_as_timed_out_and_no_catch_sees_it():
+    definition = {"StartAt": "Hang", "TimeoutSeconds": 5, "States": {
+        "Hang": task(End=False, Next="Done", Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Handler"}]),
+        "Done": {"Type": "Succeed"}, "Handler": {"Type": "Pass", "End": True}}}
+    exe = run(definition, dispatch=Slow(2.0), timeout_scale=0.02)
+    assert exe.status == "TIMED_OUT" and exe.error == "States.Timeout"
+    assert "Handler" not in exe.states_entered()
+    assert exe.events("ExecutionTimedOut")
+
+
+def test_execution_timeout_also_bounds_wait_states():
+    definition = {"StartAt": "W", "TimeoutSeconds": 5, "States": {
+        "W": {"Type": "Wait", "Seconds": 300, "Next": "Done"}, "Done": {"Type": "Succeed"}}}
+    exe = run(definition, wait_time_scale=1.0, timeout_scale=0.02)
+    assert exe.status == "TIMED_OUT" and exe.duration_s < 5

@@ -113,29 +113,32 @@ def _delegate(*_args, **_kwargs):
     return {"ok": True}
 
 
-# handler -> how to replace the edf function it delegates to (the handler's own code runs for real)
-DELEGATES = {
-    "register_model": lambda m: setattr(m, "events", types.SimpleNamespace(register=_delegate)),
-    "get_approved_model": lambda m: setattr(m, "events", types.SimpleNamespace(get_approved=_delegate)),
-    "create_sagemaker_model": lambda m: setattr(m, "events", types.SimpleNamespace(create_model=_delegate)),
-    "load_forecasts": lambda m: setattr(m, "handle", _delegate),
-    "b2b_api": lambda m: setattr(m, "lambda_handler", _delegate),
-    "b2c_api": lambda m: setattr(m, "lambda_handler", _delegate),
+# handler -> a payload its event model accepts (as the ASL or the schedule sends it); the handler's
+# own code (logging set-up, event parsing) runs for real, the `handle` it delegates to is replaced
+EVENTS = {
+    "register_model": {"model_data_url": "s3://b/m.tar.gz", "image_uri": "img:1", "evaluation_report_uri": "s3://b/r.json",
+                       "model_package_group_name": "g", "execution_name": "run", "training_job_name": "tj"},
+    "get_approved_model": {"model_package_group_name": "g"},
+    "create_sagemaker_model": {"model_package_arn": "arn:p", "model_name": "m", "execution_role_arn": "arn:r"},
+    "load_forecasts": {"forecasts_uri": "s3://b/f.parquet", "recommendations_uri": None, "run_id": "edf-2026-11-21",
+                       "model_version": "arn:p"},
+    "accuracy_monitor": {},
+    "b2b_api": {"httpMethod": "GET", "path": "/v1/buildings"},
+    "b2c_api": {"httpMethod": "GET", "path": "/v1/me/solar-vs-demand"},
+    "db_bootstrap": {"action": "bootstrap"},
 }
 
 
 def test_every_lambda_handler_is_covered():
     on_disk = {p.parent.name for p in (REPO / "lambdas").glob("*/handler.py")}
-    # accuracy_monitor and weather_fetcher configure logging inside edf.monitoring.lambda_handler /
-    # edf.weather.lambda_handler (tested with their own tests: test_monitoring_lambda, test_weather_fetch)
-    assert on_disk - {"accuracy_monitor", "weather_fetcher"} == set(DELEGATES)
+    assert on_disk == set(EVENTS)
 
 
-@pytest.mark.parametrize("name", sorted(DELEGATES))
+@pytest.mark.parametrize("name", sorted(EVENTS))
 def test_lambda_handler_logs_with_the_execution_id_of_its_payload(name, restore_root, capsys):
     module = _load_handler(name)
-    DELEGATES[name](module)
-    assert module.handler({"execution_id": EXEC, "run_id": "edf-2026-11-21"}, None) == {"ok": True}
+    module.handle = _delegate
+    assert module.handler({**EVENTS[name], "execution_id": EXEC}, None) == {"ok": True}
     records = [r for r in _json_lines(capsys.readouterr().out) if r.get("message") == "delegate ran"]
     assert len(records) == 1, "expected exactly one JSON line for one log call"
     assert records[0]["correlation_id"] == EXEC and records[0]["service"].startswith("edf-")
@@ -145,7 +148,7 @@ def test_lambda_handler_logs_with_the_execution_id_of_its_payload(name, restore_
 
 def test_api_handler_takes_the_client_correlation_header(restore_root, capsys):
     module = _load_handler("b2b_api")
-    DELEGATES["b2b_api"](module)
+    module.handle = _delegate
     module.handler({"headers": {"X-Correlation-Id": "client-trace-7"}, "path": "/v1/buildings"}, None)
     records = [r for r in _json_lines(capsys.readouterr().out) if r.get("message") == "delegate ran"]
     assert records and records[0]["correlation_id"] == "client-trace-7"
@@ -187,6 +190,9 @@ def test_asl_passes_the_execution_id_to_every_job_and_lambda(template):
         if resource.startswith("arn:aws:states:::sagemaker:create") and resource.endswith(".sync"):
             jobs += 1
             assert params.get("Environment", {}).get("EDF_CORRELATION_ID.$") == "$$.Execution.Id", name
+        elif resource == "arn:aws:states:::glue:startJobRun.sync":  # Glue runs have no per-run environment
+            jobs += 1
+            assert params["Arguments"].get("--correlation-id.$") == "$$.Execution.Id", name
         elif resource.startswith("arn:aws:states:::lambda:invoke"):
             lambdas += 1
             assert params["Payload"].get("execution_id.$") == "$$.Execution.Id", name

@@ -59,3 +59,22 @@ def test_skill_and_clean():
     assert math.isnan(skill({"cv_rmse_pct": 40.0}, {"cv_rmse_pct": float("nan")}))
     assert clean({"x": float("nan"), "y": [np.float64(1.5)]}) == {"x": None, "y": [1.5]}
     assert aggregate({})["buildings"] == 0
+
+
+def test_missing_actuals_are_counted_and_buckets_report_coverage_next_to_pinball():
+    origin = pd.Timestamp("2024-01-01", tz="UTC")
+    leads = np.arange(72)
+    keys = pd.DataFrame({"building_id": "b", "origin_time": origin, "timestamp_hour": origin + pd.to_timedelta(leads, "h"),
+                         "lead_hours": leads})
+    actual = np.ones(72)
+    actual[[3, 30, 31]] = np.nan  # meter gaps
+    # the interval covers the first day, misses the later ones
+    fc = keys.assign(yhat=1.0, yhat_lower=np.where(leads < 24, 0.0, 1.5), yhat_upper=np.where(leads < 24, 2.0, 3.0))
+    out = evaluate_forecasts(fc, keys.assign(consumption_kwh=actual), "consumption_kwh")
+    assert out["per_building"]["b"]["n"] == 69 and out["per_building"]["b"]["n_missing"] == 3
+    assert out["aggregate"]["missing_hours"] == 3 and out["aggregate"]["scored_hours"] == 69
+    buckets = out["by_lead_bucket"]
+    assert list(buckets) == ["0-24", "24-48", "48-72"]
+    assert buckets["0-24"]["coverage"] == 1.0 and buckets["24-48"]["coverage"] == 0.0
+    assert buckets["24-48"]["missing_hours"] == 2 and buckets["0-24"]["scored_hours"] == 23
+    assert buckets["24-48"]["pinball"] > buckets["0-24"]["pinball"]

@@ -69,12 +69,15 @@ def fast_cfg(cfg):
     return cfg.model_copy(update={"edf_training": cfg.edf_training.model_copy(update={
         "hyperparameters": cfg.edf_training.hyperparameters.model_copy(update={
             "XGBoost": cfg.edf_training.hyperparameters.XGBoost.model_copy(update={
-                "xgb_num_boost_round": 30, "xgb_calibration_days": 4}),
+                "xgb_num_boost_round": 30, "xgb_calibration_days": 4, "xgb_validation_days": 3,
+                "xgb_tuning_grid": []}),
+            "Ensemble": cfg.edf_training.hyperparameters.Ensemble.model_copy(update={
+                "ensemble_calibration_days": 4}),
             "LSTM": cfg.edf_training.hyperparameters.LSTM.model_copy(update={
                 "lstm_epochs": 2, "lstm_hidden_size": 8, "lstm_history_hours": 48})})})})
 
 
-@pytest.mark.parametrize("strategy", ["xgboost", "lstm", "seasonal_naive", "persistence"])
+@pytest.mark.parametrize("strategy", ["xgboost", "lstm", "ensemble", "seasonal_naive", "persistence"])
 @pytest.mark.parametrize("target", ["consumption_kwh", "solar_generation_kwh"])
 def test_round_trip_identical_and_ordered(strategy, target, data, fast_cfg, tmp_path):
     train, evaluation, series = data
@@ -163,3 +166,53 @@ def test_solar_physics_zeroes_night_exactly():
     y, lo, hi = apply_solar_physics(rows, np.array([0.2, 0.1, -0.3, 2.0]), np.array([-1.0, 0, -1, 1]), np.array([1.0, 1, 1, 3]))
     assert y.tolist() == [0.0, 0.0, 0.0, 0.0] and lo.tolist() == [0.0, 0.0, 0.0, 0.0]
     assert hi.tolist() == [0.0, 0.0, 1.0, 0.0]
+
+
+def test_ensemble_weights_are_convex_and_fitted_on_the_calibration_window(data, fast_cfg, tmp_path):
+    from edf.models.ensemble import convex_weights
+
+    train, evaluation, series = data
+    model = make_model("ensemble", "consumption_kwh", fast_cfg).fit(train, series)
+    for w in model.params["fitted_weights"].values():
+        assert len(w) == 2 and abs(sum(w) - 1) < 1e-6 and min(w) >= 0
+    assert (tmp_path / "e").exists() is False
+    model.save(tmp_path / "e")
+    assert (tmp_path / "e" / "members" / "xgboost" / "xgboost_model.ubj").is_file()
+    # the weight fit finds the member that explains the target
+    rng = np.random.default_rng(0)
+    good, bad = rng.normal(size=500), rng.normal(size=500)
+    w = convex_weights(np.column_stack([good, bad]), good + rng.normal(0, 0.1, 500))
+    assert w[0] > 0.9 and w.sum() == pytest.approx(1.0)
+
+
+def test_xgboost_early_stopping_picks_rounds_on_the_validation_slice(data, fast_cfg):
+    train, _, series = data
+    model = make_model("xgboost", "consumption_kwh", fast_cfg)
+    model.params.update(xgb_num_boost_round=400, xgb_tuning_grid=[[3, 0.3, 1.0], [2, 0.05, 1.0]])
+    model.fit(train, series)
+    tuned = model.params["tuned"]
+    assert tuned["validated"] and 1 <= tuned["rounds"] < 400  # stopped early, not at the cap
+    assert (tuned["xgb_max_depth"], tuned["xgb_eta"]) in {(3, 0.3), (2, 0.05)}
+
+
+def test_forecast_job_recalibrates_from_the_recent_origins_and_writes_only_its_own(data, fast_cfg):
+    """The inference features carry the previous days' origins with their actuals: the forecast
+    job's model scores them to rescale the interval, and only the run's origin is written."""
+    from edf.jobs.forecast import forecast_frame
+
+    train, evaluation, series = data
+    model = make_model("xgboost", "consumption_kwh", fast_cfg).fit(train, series)
+    latest = evaluation.origin_time.max()
+    rows = evaluation.copy()
+    rows.loc[rows.origin_time == latest, ["consumption_kwh", "solar_generation_kwh"]] = np.nan  # the future
+    # the recent days were far noisier than the calibration window: a regime change
+    recent = (rows.origin_time < latest) & (rows.timestamp_hour < latest)
+    rows.loc[recent, "consumption_kwh"] += np.random.default_rng(0).normal(0, 2.0, int(recent.sum()))
+    issue = latest + pd.Timedelta(hours=5)
+    out = forecast_frame({"consumption_kwh": model}, rows, series, "run", "v1", issue)
+    assert model.recalibration["origins_adjusted"] >= 1
+    alone = forecast_frame({"consumption_kwh": model}, rows[rows.origin_time == latest], series, "run", "v1", issue)
+    assert set(out.origin_time) == {latest} and len(out) == len(alone) == HORIZON * 2
+    width = (out.yhat_upper - out.yhat_lower).mean()
+    assert width > 1.5 * (alone.yhat_upper - alone.yhat_lower).mean()  # widened after the noisy days
+    np.testing.assert_allclose(out.yhat, alone.yhat)  # the point forecast is the model's alone

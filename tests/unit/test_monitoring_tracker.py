@@ -162,7 +162,7 @@ def test_emf_documents_are_valid_and_match_table(case):
     by_key = {(d["GridArea"], d["LeadBucket"]): d for d in docs}
     overall = by_key[("ALL", "0-24")]
     names = {m["Name"] for m in overall["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert {"mape_pct", "rmse", "cv_rmse_pct", "nmbe_pct", "coverage", "skill_vs_seasonal_naive"} <= names
+    assert {"mape_pct", "rmse", "cv_rmse_pct", "nmbe_pct", "coverage", "pinball", "skill_vs_seasonal_naive"} <= names
     assert _value(overall["rmse"]) == pytest.approx(math.sqrt(0.75))
     assert _value(overall["n_missing_actual"]) == 2
     # an all-missing grid area sends its counts but no accuracy numbers (never a fake 0)

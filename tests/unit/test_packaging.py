@@ -134,3 +134,94 @@ def test_deployed_zips_carry_no_emulation_module(tmp_path):
         assert not top & {"edf_local", "moto"}, f"{name}: emulation in the zip: {sorted(top & {'edf_local', 'moto'})}"
         emulation = [n for n in names if n.startswith("edf/") and ("local" in n.split("/")[-1] or "/local/" in n)]
         assert emulation == [], f"{name}: emulation modules in the zip: {emulation}"
+
+
+# ------------------------------------------------------------------ lock file (issue 14, item 14)
+def _lock(tmp_path, text):
+    path = tmp_path / "test.lock"
+    path.write_text(text)
+    return path
+
+
+def test_zip_refuses_a_distribution_installed_at_another_version_than_locked(lambdas_dir, tmp_path):
+    import importlib.metadata as md
+
+    real = md.version("annotated-types")
+    ok = _lock(tmp_path, f"annotated-types=={real} \\\n    --hash=sha256:{'a' * 64}\n")
+    pk.build_function(_spec(), tmp_path / "out", lambdas_dir, lock=ok)
+    stale = _lock(tmp_path, f"annotated-types==0.0.1 \\\n    --hash=sha256:{'a' * 64}\n")
+    with pytest.raises(pk.PackagingError, match=rf"annotated-types is {real}, locked 0.0.1"):
+        pk.build_function(_spec(), tmp_path / "out", lambdas_dir, lock=stale)
+
+
+def test_zip_refuses_a_distribution_missing_from_the_lock(lambdas_dir, tmp_path):
+    other = _lock(tmp_path, f"six==1.17.0 \\\n    --hash=sha256:{'b' * 64}\n")
+    with pytest.raises(pk.PackagingError, match="annotated-types .* is not in test.lock"):
+        pk.build_function(_spec(), tmp_path / "out", lambdas_dir, lock=other)
+
+
+def test_a_lock_without_hashes_is_refused(tmp_path):
+    from edf.packaging.lock import LockMismatch, read_lock
+
+    with pytest.raises(LockMismatch, match="without --hash"):
+        read_lock(_lock(tmp_path, "pydantic==2.0\n"))
+
+
+@pytest.mark.parametrize("name", ["dev.lock", "image.lock", "ci-tools.lock"])
+def test_committed_locks_pin_every_package_with_hashes(name):
+    from edf.packaging.lock import read_lock
+
+    pins = read_lock(REPO / "requirements" / name)
+    assert len(pins) > 5
+
+
+def test_image_and_dev_locks_agree_and_cover_every_lambda_requirement():
+    """One resolution: the image, the zips and CI carry the same version of each shared package."""
+    from edf.packaging.lock import read_lock
+
+    dev, image = read_lock(REPO / "requirements/dev.lock"), read_lock(REPO / "requirements/image.lock")
+    shared = set(dev) & set(image)
+    assert {k: image[k] for k in shared} == {k: dev[k] for k in shared}
+    for spec in pk.load_function_specs().values():
+        for req in spec.requirements:
+            assert pk._norm(req) in dev, req
+
+
+def test_make_package_checks_the_lock():
+    text = (REPO / "Makefile").read_text()
+    assert "-m edf.packaging --lock requirements/dev.lock" in text
+
+
+def test_rds_ca_bundle_is_shipped_in_psycopg_zips_only(lambdas_dir, tmp_path):
+    pem = tmp_path / "bundle.pem"
+    pem.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    with_pg = pk.build_function(pk.FunctionSpec("hello", ("psycopg",), True), tmp_path / "a", lambdas_dir, rds_ca=pem)
+    without = pk.build_function(_spec(), tmp_path / "b", lambdas_dir, rds_ca=pem)
+    with zipfile.ZipFile(with_pg.zip_path) as zf:
+        assert zf.read("certs/rds-global-bundle.pem") == pem.read_bytes()
+    with zipfile.ZipFile(without.zip_path) as zf:
+        assert "certs/rds-global-bundle.pem" not in zf.namelist()
+    html = tmp_path / "error.html"
+    html.write_text("<html>captive portal</html>")
+    with pytest.raises(pk.PackagingError, match="not a PEM"):
+        pk.build_function(pk.FunctionSpec("hello", ("psycopg",), True), tmp_path / "c", lambdas_dir, rds_ca=html)
+
+
+def test_dev_lock_covers_every_pyproject_requirement():
+    """A dependency added to pyproject.toml without `make lock` fails here, not in CI's locked install."""
+    import tomllib
+
+    from packaging.requirements import Requirement
+
+    from edf.packaging.lock import read_lock
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    wanted = list(project["dependencies"]) + [r for extra in project["optional-dependencies"].values() for r in extra]
+    pins = read_lock(REPO / "requirements/dev.lock")
+    missing = []
+    for text in wanted:
+        req = Requirement(text)
+        version = pins.get(pk._norm(req.name))
+        if version is None or not req.specifier.contains(version.split("+")[0], prereleases=True):
+            missing.append(f"{text} (locked {version})")
+    assert not missing, f"requirements/dev.lock is stale, run `make lock`: {missing}"

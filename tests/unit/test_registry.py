@@ -11,7 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from edf.registry import events
+from edf.lambda_events import InvalidEvent
 from edf.registry import registry as reg
 
 REGION = "eu-central-1"
@@ -163,7 +163,7 @@ def test_lambda_handlers_register_get_approved_and_create_model(aws, monkeypatch
     monkeypatch.setenv("EDF_MODEL_PACKAGE_GROUP", GROUP)
     monkeypatch.setenv("EDF_SAGEMAKER_ROLE_ARN", "arn:aws:iam::123456789012:role/edf-sm")
     uri = put_report(s3, "exec1", report())
-    with pytest.raises(events.EventError, match="evaluation_report_uri"):
+    with pytest.raises(InvalidEvent, match="evaluation_report_uri: missing"):
         _handler("register_model")({"model_data_url": "s3://b/m.tar.gz", "image_uri": IMAGE}, None)
     out = _handler("register_model")({"model_data_url": f"s3://{BUCKET}/m.tar.gz", "image_uri": IMAGE,
                                        "evaluation_report_uri": uri, "execution_name": "exec1"}, None)

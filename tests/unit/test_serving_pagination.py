@@ -64,7 +64,7 @@ def _get(path: str, query: dict[str, str]) -> tuple[int, dict, int]:
              "pathParameters": None, "body": None, "isBase64Encoded": False,
              "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": path, "stage": "test",
                                 "requestId": "r", "identity": {"apiKey": KEY, "apiKeyId": None}}}
-    resp = b2b.lambda_handler(event, None)
+    resp = b2b.handle(event, None)
     size = len(json.dumps(resp).encode())
     return resp["statusCode"], json.loads(resp["body"]), size
 

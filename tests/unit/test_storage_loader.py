@@ -13,6 +13,7 @@ from moto import mock_aws
 
 from edf.data.io import write_parquet
 from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS
+from edf.lambda_events import InvalidEvent
 from edf.storage.base import InvalidValueError
 from edf.storage.loader import forecast_rows
 
@@ -83,11 +84,13 @@ def test_load_lambda_is_idempotent_per_run(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("event,match", [
-    ({"run_id": "r"}, "forecasts_uri"),
+    ({"run_id": "r"}, "forecasts_uri: missing"),
     ({"forecasts_uri": "s3://b/k", "run_id": "bad id"}, "run_id"),
+    ({"forecasts_uri": "", "run_id": "r"}, "forecasts_uri"),
+    ({"forecasts_uri": "s3://b/k", "run_id": "r", "forecast_uri": "s3://b/k"}, "forecast_uri: unknown key"),
 ])
 def test_load_lambda_rejects_bad_events(event, match):
-    with pytest.raises(InvalidValueError, match=match):
+    with pytest.raises(InvalidEvent, match=match):
         _handler()(event, None)
 
 

@@ -52,3 +52,20 @@ def test_empty_input_is_a_clear_failure(tmp_path, monkeypatch):
     (tmp_path / "in").mkdir()
     assert validate.main(["--processed", str(tmp_path / "in"), "--output", str(tmp_path / "out")]) == 1
     assert "no Parquet files" in (tmp_path / "opt" / "output" / "failure").read_text()
+
+
+def test_null_target_values_are_a_counted_warning_like_the_cli(tmp_path, homes, monkeypatch, capsys):
+    """ValidateSchema and `edf data validate` agree: meter gaps (null target) pass with a counted warning."""
+    from edf.cli import main
+
+    monkeypatch.setenv("EDF_OPT_ML", str(tmp_path / "opt"))
+    frame = _homes(homes)
+    frame.loc[frame.index[::20], "consumption_kwh"] = None  # 12 of 240 rows
+    write_parquet(frame, tmp_path / "in" / "part.parquet")
+    code = validate.main(["--processed", str(tmp_path / "in"), "--output", str(tmp_path / "out")])
+    report = json.loads((tmp_path / "out" / "validation_report.json").read_text())
+    assert code == 0 and report["valid"] is True
+    gap = next(w for w in report["warnings"] if w["rule"] == "missing_target")
+    assert gap["count"] == 12 and gap["column"] == "consumption_kwh"
+    assert main(["data", "validate", str(tmp_path / "in")]) == 0
+    assert "[missing_target] column 'consumption_kwh'" in capsys.readouterr().out

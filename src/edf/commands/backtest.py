@@ -8,7 +8,7 @@ from pathlib import Path
 
 from edf.cli import CommandError
 
-STRATEGY_CHOICES = ("prophet", "xgboost", "lstm", "seasonal_naive", "persistence", "all")
+STRATEGY_CHOICES = ("prophet", "xgboost", "lstm", "ensemble", "seasonal_naive", "persistence", "all")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="strategy to backtest, or 'all' (default all)")
     b.add_argument("--horizon-hours", type=int, default=24, help="hours forecast from each origin (default 24)")
     b.add_argument("--days", type=int, default=28, help="number of daily origins at the end of the data (default 28)")
+    b.add_argument("--refit-every-days", type=int, default=None, metavar="N",
+                   help="refit every strategy every N origins on everything before them, mirroring a production "
+                   "retraining cadence (default: one fit before the first origin)")
     b.add_argument("--output", default=None, help="write the JSON here (default: print only the table)")
     b.add_argument("--topology", default=None,
                    help="building topology CSV/Parquet (default: the bundled topology; unknown buildings get a "
@@ -54,14 +57,18 @@ def _backtest(args: argparse.Namespace) -> int:
         raise CommandError("--horizon-hours must be between 1 and 168")
     if args.days < 1:
         raise CommandError("--days must be at least 1")
+    if args.refit_every_days is not None and args.refit_every_days < 1:
+        raise CommandError("--refit-every-days must be at least 1")
     try:
         cfg = load_config(args.config)
     except ConfigError as exc:
         raise CommandError(str(exc)) from None
     data = read_processed(args.data)
-    report = validate_processed(data, target=args.target)
+    report = validate_processed(data, target=args.target, covariates=cfg.edf_feature_eng.covariate_names)
     if not report.ok:
         raise CommandError(f"{args.data} breaks the data contract:\n{report.render()}")
+    for warning in report.warnings:
+        print(f"data warning: {warning.render().splitlines()[0]}", flush=True)
     if args.topology:
         if not Path(args.topology).exists():
             raise CommandError(f"no such topology file: {args.topology}")
@@ -74,7 +81,7 @@ def _backtest(args: argparse.Namespace) -> int:
           "forecast", flush=True)
     try:
         doc = run_backtest(get_spark(app_name="edf-backtest"), data, topology, args.target, strategies,
-                           args.horizon_hours, args.days, cfg)
+                           args.horizon_hours, args.days, cfg, args.refit_every_days)
     except (BacktestError, ModelError) as exc:
         raise CommandError(str(exc)) from None
     doc = clean(doc)

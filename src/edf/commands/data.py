@@ -17,11 +17,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     v = dsub.add_parser("validate", help="check a Parquet file or directory against the data contract",
                         description="Exit 0 when the data meets the contract; otherwise print each violated "
                         "rule with its column and up to 5 offending rows and exit 1. Net export (negative "
-                        "consumption) and missing hours are warnings.")
+                        "consumption), missing hours and null target values (meter gaps) are warnings with their "
+                        "count.")
     v.add_argument("path", help="Parquet file or directory (local or s3://), or 'bundled' / 'bundled-solar'")
     v.add_argument("--target", default="consumption_kwh", choices=["consumption_kwh", "solar_generation_kwh"],
                    help="the target that must be present (a PV-only dataset uses solar_generation_kwh)")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--config", default=None,
+                   help="config path or s3:// URI whose edf_feature_eng.covariates declares extra numeric columns "
+                   "(default: repository config)")
     v.set_defaults(func=_validate)
 
     b = dsub.add_parser("build-bundled", help="convert ../shared/data into the bundled Parquet (maintainers)",
@@ -58,9 +62,14 @@ def read_processed(path: str):
 
 
 def _validate(args: argparse.Namespace) -> int:
+    from edf.config import ConfigError, load_config
     from edf.data.validation import validate_processed
 
-    report = validate_processed(read_processed(args.path), target=args.target)
+    try:
+        covariates = load_config(args.config).edf_feature_eng.covariate_names
+    except ConfigError as exc:
+        raise CommandError(str(exc)) from None
+    report = validate_processed(read_processed(args.path), target=args.target, covariates=covariates)
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.render())
     return 0 if report.ok else 1
 

@@ -43,6 +43,21 @@ PROCESSED_COLUMNS: tuple[Column, ...] = (
 )
 COLUMN_NAMES = tuple(c.name for c in PROCESSED_COLUMNS)
 
+# Physically possible ranges (inclusive). A value outside is a unit or sensor error, never weather:
+# the lowest and highest air temperatures ever measured are -89.2 and 56.7 degC; hourly-mean GHI
+# cannot exceed ~2000 W/m2 (solar constant 1361 W/m2 plus brief cloud-edge enhancement), and
+# pyranometers read a few W/m2 below zero at night (thermal offset), hence -10.
+PHYSICAL_RANGES: dict[str, tuple[float, float]] = {
+    TEMPERATURE: (-90.0, 60.0),
+    GHI: (-10.0, 2000.0),
+    HUMIDITY: (0.0, 100.0),
+}
+# An hour-to-hour change in consumption larger than this many times the building's own 95th
+# percentile of |consumption| is implausible (a meter reset, a unit change, a spike). It is a
+# warning, not an error: a large new load (an EV charger) can be real, so it is counted and shown.
+CONSUMPTION_JUMP_FACTOR = 10.0
+CONSUMPTION_JUMP_MIN_HOURS = 24  # fewer hours per building give no stable percentile
+
 
 def required_columns(target: str = CONSUMPTION) -> set[str]:
     """Columns that must be non-null. The trained target is required; the other target may be null.

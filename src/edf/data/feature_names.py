@@ -24,7 +24,8 @@ _PREFIX = {c.CONSUMPTION: "consumption", c.SOLAR: "solar", c.TEMPERATURE: "tempe
 
 
 def prefix(column: str) -> str:
-    return _PREFIX[column]
+    """Name stem of a source column; a declared covariate (``edf_feature_eng.covariates``) is its own stem."""
+    return _PREFIX.get(column, column)
 
 
 def lag_name(column: str, k: int) -> str:
@@ -52,6 +53,17 @@ def feature_columns(fe: FeatureEngConfig) -> list[str]:
         cols += [lag_name(col, k) for k in lags]
     for col, spec in fe.rolling_window_features.items():
         cols += [roll_name(col, a, w) for w in spec.windows for a in spec.aggs]
+    cols += covariate_feature_names(fe)
     for target in MEASURED:
         cols += [*profile_names(target), seasonal_naive_name(target)]
     return list(dict.fromkeys(cols))
+
+
+def covariate_feature_names(fe: FeatureEngConfig) -> list[str]:
+    """Feature columns the declared covariates add: a known-ahead one's value at the target hour,
+    then each covariate's lags and trailing means (a measured one's own value is never a feature)."""
+    cols = list(fe.known_ahead_covariates)
+    for name, spec in fe.covariates.items():
+        cols += [lag_name(name, k) for k in spec.lags]
+        cols += [roll_name(name, "avg", w) for w in spec.rolling_windows]
+    return cols

@@ -80,7 +80,7 @@ def list_files(location: str | Path, *, suffixes: tuple[str, ...] = (".parquet",
             files = sorted(str(p) for p in path.rglob("*") if p.is_file() and p.suffix in suffixes
                            and _visible(p.name))
         else:
-            raise DataNotFoundError(f"{path} does not exist")
+            raise DataNotFoundError(f"{path}: no such file or directory")
         if modified_after is not None:
             files = [f for f in files if Path(f).stat().st_mtime >= modified_after.timestamp()]
     return [f for f in files if f.rsplit("/", 1)[-1] == name] if name else files

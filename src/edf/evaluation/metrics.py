@@ -10,6 +10,9 @@ building with scored hours ``i = 1..n``, actual ``a``, forecast ``f`` and mean a
 * ``nmbe_pct``    100 * sum(f - a) / (n * m)
 * ``pinball``     mean pinball loss of yhat_lower at q=(1-w)/2 and yhat_upper at q=(1+w)/2
 * ``coverage``    share of actuals inside [yhat_lower, yhat_upper]
+
+Coverage and pinball are also reported per lead bucket (``by_lead_bucket``), because an interval
+calibrated on average can still be too narrow three days ahead and too wide an hour ahead.
 """
 
 from __future__ import annotations
@@ -57,20 +60,39 @@ def series_metrics(actual, yhat, lower, upper, interval_width: float = 0.8, mape
 
 
 def evaluate_forecasts(forecasts: pd.DataFrame, actuals: pd.DataFrame, target: str, interval_width: float = 0.8,
-                       mape_min_share: float = 0.05) -> dict:
-    """Per-building metrics and their median: {"aggregate": {...}, "per_building": {id: {...}}}.
+                       mape_min_share: float = 0.05, bucket_hours: int = 24) -> dict:
+    """Per-building metrics and their median, overall and per lead bucket.
 
+    Returns ``{"aggregate": {...}, "per_building": {id: {...}}, "by_lead_bucket": {"0-24": {...}}}``.
     ``forecasts`` holds the key columns and yhat/yhat_lower/yhat_upper; ``actuals`` the key
-    columns and the target. They are joined on building, origin and target hour.
+    columns and the target. They are joined on building, origin and target hour. A forecast hour
+    whose actual is null (a meter gap) is counted in ``n_missing`` and never scored.
     """
     keys = [c.BUILDING_ID, "origin_time", c.TIMESTAMP]
     joined = forecasts.merge(actuals[[*keys, target]], on=keys, how="inner")
+    per_building = _per_building(joined, target, interval_width, mape_min_share)
+    out = {"aggregate": aggregate(per_building), "per_building": per_building}
+    out["aggregate"]["scored_hours"] = int(sum(m["n"] for m in per_building.values()))
+    out["aggregate"]["missing_hours"] = int(joined[target].isna().sum())
+    if "lead_hours" in joined.columns and len(joined):
+        bucket = joined["lead_hours"].astype("int64") // bucket_hours
+        out["by_lead_bucket"] = {}
+        for b, grp in joined.groupby(bucket, sort=True):
+            agg = aggregate(_per_building(grp, target, interval_width, mape_min_share))
+            out["by_lead_bucket"][f"{b * bucket_hours}-{(b + 1) * bucket_hours}"] = {
+                "coverage": agg["coverage"], "pinball": agg["pinball"], "cv_rmse_pct": agg["cv_rmse_pct"],
+                "scored_hours": int(grp[target].notna().sum()), "missing_hours": int(grp[target].isna().sum())}
+    return out
+
+
+def _per_building(joined: pd.DataFrame, target: str, interval_width: float, mape_min_share: float) -> dict:
     per_building = {}
     for building, grp in joined.groupby(c.BUILDING_ID, sort=True):
         m = series_metrics(grp[target], grp["yhat"], grp["yhat_lower"], grp["yhat_upper"], interval_width, mape_min_share)
+        m["n_missing"] = int(grp[target].isna().sum())
         if m["n"]:
             per_building[str(building)] = m
-    return {"aggregate": aggregate(per_building), "per_building": per_building}
+    return per_building
 
 
 def aggregate(per_building: dict[str, dict]) -> dict[str, float]:

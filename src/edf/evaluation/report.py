@@ -34,7 +34,8 @@ def evaluate_target(model: ForecastModel, eval_rows: pd.DataFrame, train_rows: p
         rows = rows[pv_mask(rows)]
     width, share = model.interval_width, cfg.edf_evaluation.mape_min_actual_share
     preds = {model.strategy: model.predict(rows, series)}
-    result = evaluate_forecasts(preds[model.strategy], rows, target, width, share)
+    result = evaluate_forecasts(preds[model.strategy], rows, target, width, share,
+                                cfg.edf_training.calibration.bucket_hours)
     # baselines: their only fitted state (interval errors, gap fallback) comes from the training rows
     base_fit = train_rows if train_rows is not None and train_rows[target].notna().any() else rows
     baselines = {}
@@ -50,6 +51,7 @@ def evaluate_target(model: ForecastModel, eval_rows: pd.DataFrame, train_rows: p
         "training_window": model.training_window,
         "aggregate": agg,
         "per_building": result["per_building"],
+        "by_lead_bucket": result.get("by_lead_bucket", {}),  # coverage next to pinball per lead bucket
         "baselines": baselines,
         "skill": {f"vs_{name}": skill(agg, b["aggregate"]) for name, b in baselines.items()},
         "beats": beats,

@@ -22,7 +22,9 @@ it runs unchanged on SageMaker Processing with more instances, EMR or Glue.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -63,10 +65,15 @@ PROCESSED_SCHEMA = T.StructType([
 ])
 
 
-def cast_processed(df: DataFrame) -> DataFrame:
-    """Project and cast to the contract's Spark types (tolerates absent optional columns)."""
+def cast_processed(df: DataFrame, covariates: Sequence[str] = ()) -> DataFrame:
+    """Project and cast to the contract's Spark types (tolerates absent optional columns).
+
+    ``covariates`` (``edf_feature_eng.covariates``) are kept as doubles; a file without one gets a
+    null column, so the same plan serves files with and without them.
+    """
+    fields = [*PROCESSED_SCHEMA.fields, *[T.StructField(name, T.DoubleType(), True) for name in covariates]]
     out = []
-    for field in PROCESSED_SCHEMA.fields:
+    for field in fields:
         col = F.col(field.name) if field.name in df.columns else F.lit(None)
         out.append(col.cast(field.dataType).alias(field.name))
     return df.select(*out)
@@ -137,30 +144,74 @@ def features_for_origins(
 ) -> DataFrame:
     """Features for every (building, origin) in ``origins`` and leads ``0 .. horizon_hours-1``.
 
-    ``series`` holds measurements and weather per building-hour (contract columns). Measured
-    columns at or after an origin may be present (training); they are never read for that
-    origin's features — only as the row's actuals.
+    ``series`` holds measurements and weather per building-hour (contract columns plus the
+    declared covariates). Measured columns at or after an origin may be present (training); they
+    are never read for that origin's features — only as the row's actuals.
     """
-    series = cast_processed(series)
-    # The target-hour span comes from the (small) origins frame, so the known covariates below can
-    # be prepared without running the feature plan itself.
+    series = cast_processed(series, fe.covariate_names)
+    span = _target_span(origins, horizon_hours)
+    grid = _hourly_grid(series, _grid_end(series, origins, horizon_hours))
+    row_cols, roll_cols = _row_level_columns(fe, horizon_hours)
+    grid = grid.select("*", *row_cols, *roll_cols)
+
+    # origin-level: trailing windows read at o-1 cover [o-w, o)
+    roll_names = [roll_name(col, a, w) for col, a, w in _roll_specs(fe)]
+    at_origin = grid.select(c.BUILDING_ID, (F.col(c.TIMESTAMP) + F.expr("interval 1 hour")).alias(ORIGIN), *roll_names)
+
+    # targets: (building, origin) x lead
+    targets = origins.select(c.BUILDING_ID, ORIGIN, F.explode(F.sequence(F.lit(0), F.lit(horizon_hours - 1))).alias(LEAD))
+    targets = targets.withColumn(c.TIMESTAMP, F.col(ORIGIN) + F.make_dt_interval(F.lit(0), F.col(LEAD)))
+    rows = targets.join(grid.drop(*roll_names), [c.BUILDING_ID, c.TIMESTAMP], "left").join(
+        at_origin, [c.BUILDING_ID, ORIGIN], "left")
+    selects, lag_cols = _origin_aware_selects(fe, horizon_hours)
+    rows = rows.select(*selects, *[F.col(n) for n in roll_names])
+
+    if fe.imputation_value is not None:
+        rows = rows.fillna(float(fe.imputation_value), subset=lag_cols + roll_names)
+
+    _warn_unknown_buildings(origins, topology)
+    return _add_known_covariates(spark, rows, topology, fe, *span)
+
+
+def _target_span(origins: DataFrame, horizon_hours: int) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """First and last target hour. Read from the (small) origins frame, so the known covariates can
+    be prepared without running the feature plan itself."""
     first_origin, max_origin = origins.agg(F.min(ORIGIN), F.max(ORIGIN)).first()
     if max_origin is None:
         raise ValueError("no forecast origins to build features for (too little history?)")
-    span = (pd.Timestamp(first_origin, tz="UTC"),
+    return (pd.Timestamp(first_origin, tz="UTC"),
             pd.Timestamp(max_origin, tz="UTC") + pd.Timedelta(hours=horizon_hours - 1))
+
+
+def _grid_end(series: DataFrame, origins: DataFrame, horizon_hours: int) -> DataFrame:
+    """Per building, the last grid hour: its last target hour or its last measurement, whichever is later."""
     last = origins.groupBy(c.BUILDING_ID).agg(
         (F.max(ORIGIN) + F.make_dt_interval(F.lit(0), F.lit(horizon_hours - 1))).alias("_last"))
-    last = last.join(series.groupBy(c.BUILDING_ID).agg(F.max(c.TIMESTAMP).alias("_seen")), c.BUILDING_ID).select(
+    return last.join(series.groupBy(c.BUILDING_ID).agg(F.max(c.TIMESTAMP).alias("_seen")), c.BUILDING_ID).select(
         c.BUILDING_ID, F.greatest("_last", "_seen").alias("_last"))
-    grid = _hourly_grid(series, last)
 
+
+def _lag_specs(fe: FeatureEngConfig) -> dict[str, list[int]]:
+    """Lags per source column: the configured ones plus those of the declared covariates."""
+    lags = {col: list(ks) for col, ks in fe.lag_features.items()}
+    for name, spec in fe.covariates.items():
+        lags[name] = list(spec.lags)
+    return {col: ks for col, ks in lags.items() if ks}
+
+
+def _roll_specs(fe: FeatureEngConfig) -> list[tuple[str, str, int]]:
+    """(column, aggregate, window) of every trailing window: configured, then covariate means."""
+    specs = [(col, a, w) for col, spec in fe.rolling_window_features.items() for w in spec.windows for a in spec.aggs]
+    specs += [(name, "avg", w) for name, spec in fe.covariates.items() for w in spec.rolling_windows]
+    return specs
+
+
+def _row_level_columns(fe: FeatureEngConfig, horizon_hours: int) -> tuple[list, list]:
+    """Lag values, same-hour profiles (as seen from each grid row) and trailing windows ending at it."""
     by_time = Window.partitionBy(c.BUILDING_ID).orderBy(c.TIMESTAMP)
     same_hour = Window.partitionBy(c.BUILDING_ID, F.hour(c.TIMESTAMP)).orderBy(c.TIMESTAMP)
-
-    # --- row-level columns: lag values and same-hour profiles as seen from each grid row ---
     row_cols = []
-    for col, lags in fe.lag_features.items():
+    for col, lags in _lag_specs(fe).items():
         row_cols += [F.lag(col, k).over(by_time).alias(lag_name(col, k)) for k in lags]
     max_back = (horizon_hours - 1) // 24 + 1
     for target in MEASURED:
@@ -171,33 +222,25 @@ def features_for_origins(
                          F.stddev_samp(target).over(frame).alias(f"_pstd_{target}_{m}"),
                          F.count(target).over(frame).alias(f"_pcnt_{target}_{m}")]
     # trailing windows ending at the grid row (inclusive); read at row o-1 they cover [o-w, o)
-    roll_cols = []
-    for col, spec in fe.rolling_window_features.items():
-        for w in spec.windows:
-            frame = by_time.rowsBetween(-(w - 1), 0)
-            roll_cols += [_AGG[a](col).over(frame).alias(roll_name(col, a, w)) for a in spec.aggs]
-    grid = grid.select("*", *row_cols, *roll_cols)
+    roll_cols = [_AGG[a](col).over(by_time.rowsBetween(-(w - 1), 0)).alias(roll_name(col, a, w))
+                 for col, a, w in _roll_specs(fe)]
+    return row_cols, roll_cols
 
-    # --- origin-level: trailing windows at o-1 ---
-    roll_names = [roll_name(col, a, w) for col, spec in fe.rolling_window_features.items()
-                  for w in spec.windows for a in spec.aggs]
-    at_origin = grid.select(c.BUILDING_ID, (F.col(c.TIMESTAMP) + F.expr("interval 1 hour")).alias(ORIGIN), *roll_names)
 
-    # --- targets: (building, origin) x lead ---
-    targets = origins.select(c.BUILDING_ID, ORIGIN, F.explode(F.sequence(F.lit(0), F.lit(horizon_hours - 1))).alias(LEAD))
-    targets = targets.withColumn(c.TIMESTAMP, F.col(ORIGIN) + F.make_dt_interval(F.lit(0), F.col(LEAD)))
-    rows = targets.join(grid.drop(*roll_names), [c.BUILDING_ID, c.TIMESTAMP], "left").join(
-        at_origin, [c.BUILDING_ID, ORIGIN], "left")
-
-    # --- no look-ahead: a measured lag k is usable only for leads L < k ---
+def _origin_aware_selects(fe: FeatureEngConfig, horizon_hours: int) -> tuple[list, list[str]]:
+    """The feature row's columns under the no-look-ahead rule: a lag k of a measured column (target
+    or measured covariate) is usable only for leads L < k; profiles read the m-th week back for the
+    lead's day; weather and known-ahead covariates are read at the target hour."""
     lead = F.col(LEAD)
+    measured = {*MEASURED, *[n for n, spec in fe.covariates.items() if spec.availability == "measured"]}
     selects = [F.col(k) for k in KEY_COLUMNS] + [F.col(t) for t in MEASURED]
     lag_cols = []
-    for col, lags in fe.lag_features.items():
+    for col, lags in _lag_specs(fe).items():
         for k in lags:
             name = lag_name(col, k)
             lag_cols.append(name)
-            selects.append(F.when(lead < k, F.col(name)).alias(name) if col in MEASURED else F.col(name))
+            selects.append(F.when(lead < k, F.col(name)).alias(name) if col in measured else F.col(name))
+    max_back = (horizon_hours - 1) // 24 + 1
     for target in MEASURED:
         selects.append(F.when(lead < 168, F.col(seasonal_naive_name(target))).alias(seasonal_naive_name(target)))
         bucket = F.floor(lead / 24) + 1
@@ -206,14 +249,8 @@ def features_for_origins(
             for m in range(max_back, 0, -1):
                 expr = F.when(bucket == m, F.col(f"_{kind}_{target}_{m}")).otherwise(expr)
             selects.append(expr.alias(out))
-    selects += [F.col(col) for col in c.WEATHER_COLUMNS] + [F.col(n) for n in roll_names]
-    rows = rows.select(*selects)
-
-    if fe.imputation_value is not None:
-        rows = rows.fillna(float(fe.imputation_value), subset=lag_cols + roll_names)
-
-    _warn_unknown_buildings(origins, topology)
-    return _add_known_covariates(spark, rows, topology, fe, *span)
+    selects += [F.col(col) for col in (*c.WEATHER_COLUMNS, *fe.known_ahead_covariates)]
+    return selects, lag_cols
 
 
 def _warn_unknown_buildings(origins: DataFrame, topology: pd.DataFrame) -> None:
@@ -241,12 +278,10 @@ def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.Dat
     rows = rows.select("*", *[calendar[name].alias(name) for name in fe.time_features],
                        F.to_date(local).alias("_local_date"))
 
-    hol = holiday_table(topology, start, end)
-    if hol.empty:
+    hol_df = _holiday_frame(spark, topology, start, end)
+    if hol_df is None:
         rows = rows.withColumn(c.HOLIDAY, F.lit(0))
     else:
-        hol_df = spark.createDataFrame([(b, d.date(), 1) for b, d in hol.itertuples(index=False)],
-                                       f"{c.BUILDING_ID} string, _local_date date, _hol int")
         rows = rows.join(F.broadcast(hol_df), [c.BUILDING_ID, "_local_date"], "left").withColumn(
             c.HOLIDAY, F.coalesce(F.col("_hol"), F.lit(0))).drop("_hol")
     rows = rows.drop("_local_date")
@@ -256,6 +291,42 @@ def _add_known_covariates(spark: SparkSession, rows: DataFrame, topology: pd.Dat
                      ["latitude", "longitude", c.TIMESTAMP], "left")
     leading = [*KEY_COLUMNS, *MEASURED]
     return rows.select(*leading, *[col for col in rows.columns if col not in leading])
+
+
+def _holiday_frame(spark: SparkSession, topology: pd.DataFrame, start: pd.Timestamp,
+                   end: pd.Timestamp) -> DataFrame | None:
+    """(building_id, _local_date, _hol=1) for the holidays in [start - 1 day, end + 1 day].
+
+    The calendar is computed once per location (country, subdivision) on the driver - a few dozen
+    dates each - and joined to the buildings in Spark, so the driver never builds a buildings x
+    holidays table (500,000 Python tuples at 10,000 buildings over a few years).
+    """
+    cols = [col for col in ("country", "subdivision") if col in topology.columns]
+    if "country" not in cols:
+        return None
+    places = topology[[c.BUILDING_ID, *cols]].drop_duplicates(subset=cols)
+    first, last = (start - pd.Timedelta(days=1)).date(), (end + pd.Timedelta(days=1)).date()
+    dates = []
+    for rec in places.itertuples(index=False):
+        sub = getattr(rec, "subdivision", None)
+        one = pd.DataFrame({c.BUILDING_ID: [rec.building_id], "country": [rec.country], "subdivision": [sub]})
+        for _, day in holiday_table(one, start, end).itertuples(index=False):
+            if first <= day.date() <= last:
+                dates.append((_text(rec.country), _text(sub), day.date()))
+    if not dates:
+        return None
+    by_place = spark.createDataFrame(dates, "_country string, _sub string, _local_date date")
+    buildings = spark.createDataFrame(
+        [(str(b), _text(cn), _text(sb)) for b, cn, sb in topology.reindex(
+            columns=[c.BUILDING_ID, "country", "subdivision"]).itertuples(index=False)],
+        f"{c.BUILDING_ID} string, _country string, _sub string")
+    return buildings.join(by_place, [buildings["_country"].eqNullSafe(by_place["_country"]),
+                                     buildings["_sub"].eqNullSafe(by_place["_sub"])]).select(
+        c.BUILDING_ID, "_local_date", F.lit(1).alias("_hol"))
+
+
+def _text(value) -> str | None:
+    return None if value is None or (isinstance(value, float) and pd.isna(value)) or value is pd.NA else str(value)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,7 +366,7 @@ def build_training_features(
 ) -> TrainingFeatures:
     """Train/eval feature sets split by time: evaluation origins are the last ``eval_days`` days."""
     horizon = horizon_hours or fe.training_horizon_hours
-    series = cast_processed(processed).cache()
+    series = cast_processed(processed, fe.covariate_names).cache()
     origins = training_origins(series, fe, horizon)
     last_origin = origins.agg(F.max(ORIGIN)).first()[0]
     if last_origin is None:
@@ -310,12 +381,22 @@ def build_training_features(
     return TrainingFeatures(train=train, eval=evaluation, split_time=split, rows=rows)
 
 
-def latest_weather_forecast(weather_forecast: DataFrame, origin: dt.datetime) -> DataFrame:
-    """Per building-hour, the newest forecast issued at or before the origin."""
+def latest_weather_forecast(weather_forecast: DataFrame, origin: dt.datetime, extra: Sequence[str] = ()) -> DataFrame:
+    """Per building-hour, the newest forecast issued at or before the origin.
+
+    ``extra``: known-ahead covariates; the feed's column of the same name is their forecast (null
+    when the feed does not carry it — the models treat it as missing, never as zero).
+    """
     issued = weather_forecast.where(F.col(c.FORECAST_ISSUE_TIME) <= F.lit(origin).cast("timestamp"))
     newest = Window.partitionBy(c.BUILDING_ID, c.TIMESTAMP).orderBy(F.col(c.FORECAST_ISSUE_TIME).desc())
+    absent = [name for name in extra if name not in weather_forecast.columns]
+    if absent:
+        log.warning("the weather forecast feed has no column for known-ahead covariate(s) %s: null for the horizon",
+                    absent)
+    values = [(F.col(w) if w in weather_forecast.columns else F.lit(None)).cast("double").alias(w)
+              for w in (*c.WEATHER_COLUMNS, *extra)]
     return issued.withColumn("_rank", F.row_number().over(newest)).where("_rank = 1").select(
-        c.BUILDING_ID, c.TIMESTAMP, *[F.col(w).cast("double") for w in c.WEATHER_COLUMNS])
+        c.BUILDING_ID, c.TIMESTAMP, *values)
 
 
 def build_inference_features(
@@ -327,19 +408,29 @@ def build_inference_features(
     horizon_hours: int,
     weather_forecast: DataFrame | None = None,
     lookback_days: int = 14,
+    recalibration_days: int = 0,
 ) -> DataFrame:
-    """Features for one origin: history strictly before it, weather forecasts for the horizon."""
+    """Features for one origin: history strictly before it, weather forecasts for the horizon.
+
+    ``recalibration_days`` > 0 adds the daily origins of the previous days: their target hours
+    before ``origin`` carry actuals, so the forecast job can score the model's most recent errors
+    and recalibrate the interval (``edf.models.calibration``). They read only history before
+    ``origin`` and are not forecasts of this run.
+    """
     origin_lit = F.lit(origin).cast("timestamp")
     start = F.lit(origin - dt.timedelta(days=lookback_days)).cast("timestamp")
-    past = cast_processed(history).where((F.col(c.TIMESTAMP) < origin_lit) & (F.col(c.TIMESTAMP) >= start))
+    covs = fe.covariate_names
+    past = cast_processed(history, covs).where((F.col(c.TIMESTAMP) < origin_lit) & (F.col(c.TIMESTAMP) >= start))
     buildings = past.select(c.BUILDING_ID).distinct()
     if weather_forecast is not None:
-        future = latest_weather_forecast(weather_forecast, origin).where(
+        future = latest_weather_forecast(weather_forecast, origin, fe.known_ahead_covariates).where(
             (F.col(c.TIMESTAMP) >= origin_lit)
             & (F.col(c.TIMESTAMP) < F.lit(origin + dt.timedelta(hours=horizon_hours)).cast("timestamp"))
         ).join(buildings, c.BUILDING_ID)
-        series = past.unionByName(cast_processed(future))
+        series = past.unionByName(cast_processed(future, covs))
     else:
         series = past
-    origins = buildings.select(c.BUILDING_ID, origin_lit.alias(ORIGIN))
+    stamps = [origin - dt.timedelta(days=d) for d in range(recalibration_days, -1, -1)]
+    origins = functools.reduce(DataFrame.unionByName, [
+        buildings.select(c.BUILDING_ID, F.lit(t).cast("timestamp").alias(ORIGIN)) for t in stamps])
     return features_for_origins(spark, series, origins, topology, fe, horizon_hours)

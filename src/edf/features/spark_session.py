@@ -16,6 +16,27 @@ import pandas as pd
 
 _lock = threading.Lock()
 _session = None
+# EDF_SPARK_MASTER value meaning "the launcher already chose the master" (spark-submit, AWS Glue):
+# the session must not override it with a local one.
+SUBMITTED_MASTER = "submitted"
+
+
+def cluster_settings(master: str) -> dict[str, str]:
+    """Executor sizing for a standalone cluster (``spark://``), from the launcher's environment.
+
+    ``edf_local.spark_cluster`` exports ``EDF_SPARK_EXECUTOR_CORES/_MEMORY`` and ``EDF_SPARK_CORES_MAX``
+    so the application takes one executor per worker; the executors' Python workers get the
+    driver's ``PYTHONPATH`` so they import the same ``edf`` code.
+    """
+    if not master.startswith("spark://"):
+        return {}
+    settings = {"spark.executor.cores": os.environ.get("EDF_SPARK_EXECUTOR_CORES", "1"),
+                "spark.executor.memory": os.environ.get("EDF_SPARK_EXECUTOR_MEMORY", "1g")}
+    if os.environ.get("EDF_SPARK_CORES_MAX"):
+        settings["spark.cores.max"] = os.environ["EDF_SPARK_CORES_MAX"]
+    if os.environ.get("PYTHONPATH"):
+        settings["spark.executorEnv.PYTHONPATH"] = os.environ["PYTHONPATH"]
+    return settings
 
 
 def get_spark(master: str | None = None, app_name: str = "edf", shuffle_partitions: int | None = None):
@@ -30,9 +51,11 @@ def get_spark(master: str | None = None, app_name: str = "edf", shuffle_partitio
 
         master = master or os.environ.get("EDF_SPARK_MASTER", "local[2]")
         partitions = shuffle_partitions or int(os.environ.get("EDF_SPARK_SHUFFLE_PARTITIONS", "8"))
+        builder = SparkSession.builder
+        if master != SUBMITTED_MASTER:
+            builder = builder.master(master)
         builder = (
-            SparkSession.builder.master(master)
-            .appName(app_name)
+            builder.appName(app_name)
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", str(partitions))
             .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
@@ -43,6 +66,8 @@ def get_spark(master: str | None = None, app_name: str = "edf", shuffle_partitio
             .config("spark.sql.adaptive.enabled", "true")
             .config("spark.driver.extraJavaOptions", "-Dderby.system.home=/tmp/derby")
         )
+        for key, value in cluster_settings(master).items():
+            builder = builder.config(key, value)
         _session = builder.getOrCreate()
         _session.sparkContext.setLogLevel(os.environ.get("EDF_SPARK_LOG_LEVEL", "ERROR"))
         return _session
@@ -70,3 +95,21 @@ def from_pandas(spark, frame: pd.DataFrame):
         if pd.api.types.is_string_dtype(converted[name]) and not pd.api.types.is_object_dtype(converted[name]):
             converted[name] = converted[name].astype(object)
     return spark.createDataFrame(converted)
+
+
+def executor_task_counts(spark) -> dict[str, int]:
+    """Tasks completed per executor (``host:port`` of executor id), from the driver's status store.
+
+    Reported in every feature job summary: on a cluster it shows how the work spread over the
+    executors (a job that ran on one of them would show it here); in ``local[N]`` mode the
+    driver is the only executor.
+    """
+    try:
+        listing = spark.sparkContext._jsc.sc().statusStore().executorList(True)
+        found = {}
+        for i in range(listing.size()):
+            summary = listing.apply(i)
+            found[f"{summary.id()}@{summary.hostPort()}"] = int(summary.completedTasks())
+        return found
+    except Exception:  # noqa: BLE001 - diagnostics only: a Spark build without this API must not fail the job
+        return {}

@@ -192,18 +192,22 @@ def prepare_inference_weather(location: str | Path | None, buildings: list[str],
 
 
 def inference_weather(spark: Any, location: str | Path | None, topology: pd.DataFrame, origin: Any, horizon: int,
-                      rule: Any, out_dir: Path) -> tuple[Any, dict[str, Any]]:
-    """The features job's step: decide, write the labels and the rows used, return the rows as Spark."""
+                      rule: Any, out_dir: str | Path) -> tuple[Any, dict[str, Any]]:
+    """The features job's step: decide, write the labels and the rows used, return the rows as Spark.
+
+    ``out_dir`` is a local directory (SageMaker Processing) or an ``s3://`` URI (Glue): the small
+    pandas outputs go through ``edf.data.io`` (boto3 for S3), and Spark reads the rows used back.
+    """
     from edf.data.io import write_parquet
-    from edf.features.io import spark_read_parquet
+    from edf.features.io import join_path, spark_read_parquet
 
     buildings = sorted(topology[c.BUILDING_ID].astype(str).unique())
     prepared = prepare_inference_weather(location, buildings, origin, horizon, rule)
-    write_parquet(prepared.sources, Path(out_dir).joinpath(*SOURCES_DIR, "weather_sources.parquet"))
+    write_parquet(prepared.sources, join_path(out_dir, *SOURCES_DIR, "weather_sources.parquet"))
     if prepared.frame is None:
         return None, prepared.summary()
-    used = Path(out_dir).joinpath(*USED_DIR)
-    write_parquet(prepared.frame, used / "forecast_used.parquet")
+    used = join_path(out_dir, *USED_DIR)
+    write_parquet(prepared.frame, join_path(used, "forecast_used.parquet"))
     return spark_read_parquet(spark, used), prepared.summary()
 
 

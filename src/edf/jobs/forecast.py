@@ -4,7 +4,9 @@
         --features /opt/ml/processing/input/features --output /opt/ml/processing/output/forecasts \
         --run-id RUN --model-version ARN [--issue-time ISO]
 
-``--features`` holds ``inference/`` and ``series/`` from the features job. Writes
+``--features`` holds ``inference/`` and ``series/`` from the features job. ``inference/`` may also hold
+the previous days' origins (``edf_training.calibration.window_days``): the models score those rows'
+known actuals to recalibrate the interval online, and only the latest origin is written. Writes
 ``forecasts.parquet`` with exactly ``edf.data.outputs.FORECAST_COLUMNS``: series "consumption" for
 every building, "solar" for buildings with ``pv_capacity_kw > 0`` (exactly 0 at night); each row's
 ``weather_source`` comes from ``weather/sources/`` of the features output.
@@ -60,8 +62,12 @@ def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None
             sub = sub[pv_mask(sub)]
         if sub.empty:
             continue
+        # rows of earlier origins (the features job's recalibration days) carry the recent actuals the
+        # model's online recalibration scores; only the run's own origin is a forecast
         pred = model.predict(sub, series)
-        grid = sub["grid_area"].astype("object").to_numpy() if "grid_area" in sub.columns else None
+        keep = (pred["origin_time"] == pred["origin_time"].max()).to_numpy()
+        pred = pred[keep].reset_index(drop=True)
+        grid = sub["grid_area"].astype("object").to_numpy()[keep] if "grid_area" in sub.columns else None
         pred["grid_area"] = grid
         pred["series"] = SERIES_OF_TARGET[target]
         pred["strategy"] = model.strategy

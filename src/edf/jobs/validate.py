@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> dict:
         if tr.train_end_date:
             keep &= ts < pd.Timestamp(tr.train_end_date, tz="UTC")
         frame = frame[keep | ts.isna()]  # unparseable timestamps stay in, so validation reports them
-    report = validate_processed(frame, target)
+    report = validate_processed(frame, target, covariates=cfg.edf_feature_eng.covariate_names)
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     payload = {**report.to_dict(), "target": target, "processed_read": selection.summary(),

@@ -41,6 +41,10 @@ def model_class(strategy: str) -> type[ForecastModel]:
         from edf.models.lstm_strategy import LSTMModel
 
         return LSTMModel
+    if key == "ensemble":
+        from edf.models.ensemble import EnsembleModel
+
+        return EnsembleModel
     if key in BASELINES:
         from edf.models.baselines import Persistence, SeasonalNaive
 
@@ -58,6 +62,16 @@ def make_model(strategy: str, target: str, cfg: EDFConfig) -> ForecastModel:
     if cls.strategy == "xgboost":
         xgb = tr.hyperparameters.XGBoost
         params["feature_columns"] = xgb.feature_columns if xgb.xgb_feature_set == "listed" else []
+    if cls.strategy in STRATEGIES:
+        from edf.data.feature_names import covariate_feature_names
+
+        params["calibration"] = tr.calibration.model_dump(mode="json")
+        params["covariate_features"] = covariate_feature_names(cfg.edf_feature_eng)
+    if cls.strategy == "prophet":  # known-ahead covariates are regressors like the weather
+        params["prophet_regressors"] = list(dict.fromkeys(
+            [*params.get("prophet_regressors", []), *cfg.edf_feature_eng.known_ahead_covariates]))
+    if cls.strategy == "ensemble":  # members are built from the same config (their own settings)
+        params["member_params"] = {m: make_model(m, target, cfg).params for m in params["ensemble_members"]}
     return cls(target=target, interval_width=tr.interval_width, params=params, seed=tr.random_seed,
                config_hash=cfg.config_hash())
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from edf.data import contract as c
 from edf.data.feature_names import KEY_COLUMNS
+from edf.models.calibration import recalibrate
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ class ForecastModel(abc.ABC):
         self.features: list[str] = []
         self.training_window: dict[str, str | None] = {"start": None, "end": None}
         self.fitted = False
+        self.recalibration: dict[str, Any] = {}  # what the last predict's online recalibration did
 
     # -- quantile levels of the interval ---------------------------------------------------------
     @property
@@ -140,6 +142,11 @@ class ForecastModel(abc.ABC):
                 out[col] = pd.Series(dtype="float64")
             return out
         yhat, lower, upper = (np.asarray(a, dtype="float64") for a in self._predict(rows, series))
+        lower, upper = np.minimum(lower, yhat), np.maximum(upper, yhat)
+        # online recalibration from the errors scored before each origin (edf.models.calibration)
+        lower, upper, self.recalibration = recalibrate(rows, yhat, lower, upper, self.target,
+                                                       self.training_window.get("end"),
+                                                       self.params.get("calibration") or {}, self.interval_width)
         if self.params.get("nonnegative"):
             yhat, lower, upper = (np.clip(a, 0.0, None) for a in (yhat, lower, upper))
         lower, upper = np.minimum(lower, yhat), np.maximum(upper, yhat)

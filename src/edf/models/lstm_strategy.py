@@ -33,8 +33,13 @@ LEAD_EMBEDDING = 8
 _HOUR = np.timedelta64(1, "h")
 
 
-def _covariates(rows: pd.DataFrame, target: str, scale: np.ndarray, horizon: int) -> tuple[np.ndarray, list[str]]:
-    """Known-future inputs per row, roughly unit-scaled; missing weather is 0 plus a mask."""
+def _covariates(rows: pd.DataFrame, target: str, scale: np.ndarray, horizon: int,
+                extra: dict[str, list[float]] | None = None) -> tuple[np.ndarray, list[str]]:
+    """Known-future inputs per row, roughly unit-scaled; missing weather is 0 plus a mask.
+
+    ``extra``: the declared covariates' feature columns (``edf_feature_eng.covariates``) with the
+    training mean and std that standardise them; missing values are 0 plus a mask.
+    """
     def col(name: str) -> np.ndarray:
         return rows[name].to_numpy(dtype="float64") if name in rows.columns else np.full(len(rows), np.nan)
 
@@ -50,7 +55,9 @@ def _covariates(rows: pd.DataFrame, target: str, scale: np.ndarray, horizon: int
         "profile_std": col(profile_names(target)[1]) / scale,
         "last_week": col(seasonal_naive_name(target)) / scale,
     }
-    for name in ("temperature", "ghi", "humidity", "profile_mean", "last_week"):
+    for name, (mean, std) in (extra or {}).items():
+        out[f"cov:{name}"] = (col(name) - mean) / (std or 1.0)
+    for name in ("temperature", "ghi", "humidity", "profile_mean", "last_week", *[f"cov:{n}" for n in extra or {}]):
         out[f"{name}_present"] = (~np.isnan(out[name])).astype("float64")
     names = list(out)
     matrix = np.nan_to_num(np.column_stack([out[n] for n in names]), nan=0.0)
@@ -133,7 +140,7 @@ class LSTMModel(ForecastModel):
             hist[i, :, 2] = np.sin(2 * np.pi * utc_hod / 24)
             hist[i, :, 3] = np.cos(2 * np.pi * utc_hod / 24)
         row_scale = scale[sample]
-        cov_rows, names = _covariates(rows, self.target, row_scale, self.horizon)
+        cov_rows, names = _covariates(rows, self.target, row_scale, self.horizon, self._extra)
         cov = np.zeros((n, self.horizon, cov_rows.shape[1]), dtype="float32")
         cov[sample, leads] = cov_rows
         target = None
@@ -152,6 +159,8 @@ class LSTMModel(ForecastModel):
         self.horizon = int(rows[LEAD].max()) + 1
         self._building_mean = {str(b): float(v) for b, v in rows.groupby(c.BUILDING_ID)[self.target].mean().items()}
         self._global_mean = float(rows[self.target].mean())
+        self._extra = {name: [float(rows[name].mean()), float(rows[name].std() or 1.0)]
+                       for name in p.get("covariate_features", []) if name in rows.columns and rows[name].notna().any()}
         hist, cov, target, *_, names = self._tensors(rows, series, with_target=True)
         self.features = ["history:" + self.target, *names]
         torch.manual_seed(self.seed)
@@ -201,6 +210,7 @@ class LSTMModel(ForecastModel):
         torch.save({"state_dict": self._net.state_dict(), "arch": self._arch}, path / MODEL_FILE)
         (path / SCALER_FILE).write_text(json.dumps({
             "building_mean": self._building_mean, "global_mean": self._global_mean, "horizon": self.horizon,
+            "covariates": self._extra,
             "history_hours": int(self.params.get("lstm_history_hours", 168))}))
 
     def _load(self, path: Path) -> None:
@@ -212,6 +222,7 @@ class LSTMModel(ForecastModel):
         state = json.loads((path / SCALER_FILE).read_text())
         self._building_mean, self._global_mean = state["building_mean"], state["global_mean"]
         self.horizon = int(state["horizon"])
+        self._extra = state.get("covariates", {})
         self._arch = dict(blob["arch"])
         self._net = _Net.build(**self._arch)
         self._net.load_state_dict(blob["state_dict"])

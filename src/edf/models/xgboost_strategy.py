@@ -7,13 +7,19 @@ same-hour-last-week) are divided by that scale — the trailing 7-day mean befor
 demand, the PV capacity for solar (``edf.models.base.building_scale``) — so the trees learn
 shapes, not sizes. Missing inputs stay NaN (XGBoost routes them), never zero.
 
-Intervals (``xgb_interval_method``):
+Training uses three time slices of the training origins (``edf.models.calibration.time_split``):
 
-* ``conformal`` (default) — split-conformal: fit on all but the last ``xgb_calibration_days`` of
-  training origins, take the empirical quantiles of the scaled residuals on that held-out slice per
-  local hour of day, then refit on everything. One squared-error model, honest coverage.
-* ``quantile`` — XGBoost's multi-quantile objective (``reg:quantileerror``) emitting the lower,
-  median and upper quantile. ``bench/models.py`` measures both (cost and coverage).
+* **validation** — the ``xgb_validation_days`` before the calibration slice pick the number of
+  boosting rounds by early stopping (and, with ``xgb_tuning_grid``, the best of a few
+  depth/learning-rate/min-child-weight settings by validation RMSE);
+* **calibration** — the last ``xgb_calibration_days``: a model fitted on everything before it
+  predicts it, and its residuals, divided by the level and a local volatility known at the origin
+  (``calibration.volatility``), give split-conformal quantiles per lead bucket and local hour;
+* then the booster is refitted on every row with the chosen settings.
+
+Intervals (``xgb_interval_method``): ``conformal`` (default, above) or ``quantile`` — XGBoost's
+multi-quantile objective (``reg:quantileerror``); ``bench/models.py`` measures both. Either way
+``ForecastModel.predict`` then recalibrates online from the most recent scored errors.
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from edf.data import contract as c
-from edf.data.feature_names import KEY_COLUMNS, ORIGIN, prefix
+from edf.data.feature_names import KEY_COLUMNS, LEAD, prefix
 from edf.models.base import ForecastModel, ModelError, building_scale
+from edf.models.calibration import ConformalCalibrator, interval_scale, time_split
 
 MODEL_FILE = "xgboost_model.ubj"
 STATE_FILE = "xgboost_state.json"
@@ -64,9 +71,10 @@ class XGBoostModel(ForecastModel):
         return building_scale(rows, self.target, self._building_mean, self._global_mean)
 
     def _booster_params(self, quantile: bool) -> dict:
-        p = self.params
+        p = {**self.params, **self.params.get("tuned", {})}
         params = {
-            "eta": p.get("xgb_eta", 0.1), "max_depth": p.get("xgb_max_depth", 5),
+            "eta": p.get("xgb_eta", 0.1), "max_depth": int(p.get("xgb_max_depth", 5)),
+            "min_child_weight": p.get("xgb_min_child_weight", 1.0), "lambda": p.get("xgb_lambda", 1.0),
             "subsample": p.get("xgb_subsample", 0.7), "colsample_bytree": p.get("xgb_colsample_bytree", 0.7),
             "tree_method": "hist", "seed": self.seed, "nthread": int(os.environ.get("EDF_MODEL_THREADS", "2")),
         }
@@ -85,13 +93,42 @@ class XGBoostModel(ForecastModel):
         margin = np.nan_to_num(rows["physical_forecast"].to_numpy(dtype="float64") / scale, nan=0.0)
         return np.repeat(margin[:, None], 3, axis=1) if quantile else margin
 
-    def _train(self, rows: pd.DataFrame, quantile: bool):
+    def _dmatrix(self, rows: pd.DataFrame, quantile: bool, label: bool = True):
         import xgboost as xgb
 
         scale = self._scale(rows)
-        dtrain = xgb.DMatrix(self._matrix(rows, scale), label=rows[self.target].to_numpy(dtype="float64") / scale,
-                             feature_names=self.features, base_margin=self._margin(rows, scale, quantile))
-        return xgb.train(self._booster_params(quantile), dtrain, num_boost_round=int(self.params.get("xgb_num_boost_round", 150)))
+        y = rows[self.target].to_numpy(dtype="float64") / scale if label else None
+        return xgb.DMatrix(self._matrix(rows, scale), label=y, feature_names=self.features,
+                           base_margin=self._margin(rows, scale, quantile))
+
+    def _train(self, rows: pd.DataFrame, quantile: bool, rounds: int | None = None):
+        import xgboost as xgb
+
+        n = rounds or int(self.params.get("tuned", {}).get("rounds", self.params.get("xgb_num_boost_round", 150)))
+        return xgb.train(self._booster_params(quantile), self._dmatrix(rows, quantile), num_boost_round=n)
+
+    def _tune(self, rows: pd.DataFrame, quantile: bool) -> dict:
+        """Early stopping (and the optional grid) on the validation slice before ``rows``' last days."""
+        import xgboost as xgb
+
+        p = self.params
+        days = int(p.get("xgb_validation_days", 0))
+        fit, val, honest = time_split(rows, days) if days else (rows, rows, False)
+        if not honest:
+            return {"rounds": int(p.get("xgb_num_boost_round", 150)), "validated": False}
+        grid = p.get("xgb_tuning_grid") or [(p.get("xgb_max_depth", 5), p.get("xgb_eta", 0.1),
+                                             p.get("xgb_min_child_weight", 1.0))]
+        dfit, dval = self._dmatrix(fit, quantile), self._dmatrix(val, quantile)
+        best: dict = {}
+        for depth, eta, mcw in grid:
+            self.params["tuned"] = {"xgb_max_depth": int(depth), "xgb_eta": float(eta), "xgb_min_child_weight": float(mcw)}
+            booster = xgb.train(self._booster_params(quantile), dfit, num_boost_round=int(p.get("xgb_num_boost_round", 150)),
+                                evals=[(dval, "validation")], early_stopping_rounds=int(p.get("xgb_early_stopping_rounds", 30)),
+                                verbose_eval=False)
+            score = float(booster.best_score)
+            if not best or score < best["validation_score"]:
+                best = {**self.params["tuned"], "rounds": int(booster.best_iteration) + 1, "validation_score": score}
+        return {**best, "validated": True}
 
     def _raw(self, booster, rows: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         import xgboost as xgb
@@ -123,23 +160,18 @@ class XGBoostModel(ForecastModel):
         self._building_mean = {str(b): float(v) for b, v in rows.groupby(c.BUILDING_ID)[self.target].mean().items()}
         self._global_mean = float(rows[self.target].mean())
         self.method = self.params.get("xgb_interval_method", "conformal")
-        self._residual_q: dict[int, list[float]] = {}
-        if self.method == "quantile":
-            self._booster = self._train(rows, quantile=True)
-            return
-        origins = pd.to_datetime(rows[ORIGIN], utc=True)
-        cut = origins.max() - pd.Timedelta(days=int(self.params.get("xgb_calibration_days", 14)) - 1)
-        fit_part, cal_part = rows[origins < cut], rows[origins >= cut]
-        if fit_part.empty or len(cal_part) < 50:
-            fit_part, cal_part = rows, rows  # too little data to hold out: in-sample (narrower) quantiles
-        pred, scale = self._raw(self._train(fit_part, quantile=False), cal_part)
-        resid = cal_part[self.target].to_numpy(dtype="float64") / scale - pred
-        hours = _hours(cal_part)
-        frame = pd.DataFrame({"h": hours, "r": resid}).dropna()
-        self._residual_q = {int(h): [float(np.quantile(g, self.lower_q)), float(np.quantile(g, self.upper_q))]
-                            for h, g in frame.groupby("h")["r"]}
-        self._residual_q[-1] = [float(np.quantile(frame["r"], self.lower_q)), float(np.quantile(frame["r"], self.upper_q))]
-        self._booster = self._train(rows, quantile=False)
+        quantile = self.method == "quantile"
+        self._calibrator: ConformalCalibrator | None = None
+        fit_part, cal_part, _ = time_split(rows, int(self.params.get("xgb_calibration_days", 14)))
+        self.params.pop("tuned", None)
+        self.params["tuned"] = self._tune(fit_part, quantile)
+        if not quantile and not self.params.get("point_only"):
+            pred, scale = self._raw(self._train(fit_part, quantile=False), cal_part)
+            resid = (cal_part[self.target].to_numpy(dtype="float64") / scale - pred) / interval_scale(cal_part, self.target, scale, self.params.get("calibration"))
+            bucket_hours = int((self.params.get("calibration") or {}).get("bucket_hours", 24))
+            self._calibrator = ConformalCalibrator(self.lower_q, self.upper_q, bucket_hours).fit(
+                resid, cal_part[LEAD].to_numpy(), _hours(cal_part))
+        self._booster = self._train(rows, quantile=quantile)
 
     def _predict(self, rows, series):
         rows = self._prepare(rows, series)
@@ -147,13 +179,16 @@ class XGBoostModel(ForecastModel):
         if self.method == "quantile":
             q = np.sort(pred.reshape(len(rows), 3), axis=1)
             return q[:, 1] * scale, q[:, 0] * scale, q[:, 2] * scale
-        q = np.array([self._residual_q.get(int(h), self._residual_q[-1]) for h in _hours(rows)]).reshape(-1, 2)
-        return pred * scale, (pred + q[:, 0]) * scale, (pred + q[:, 1]) * scale
+        if self._calibrator is None:  # a point-only member of an ensemble
+            return pred * scale, pred * scale, pred * scale
+        lo, hi = self._calibrator.bounds(rows[LEAD].to_numpy(), _hours(rows))
+        vol = interval_scale(rows, self.target, scale, self.params.get("calibration"))
+        return pred * scale, (pred + lo * vol) * scale, (pred + hi * vol) * scale
 
     def _save(self, path: Path) -> None:
         self._booster.save_model(str(path / MODEL_FILE))
         (path / STATE_FILE).write_text(json.dumps({
-            "method": self.method, "residual_quantiles": {str(k): v for k, v in self._residual_q.items()},
+            "method": self.method, "calibrator": self._calibrator.to_state() if self._calibrator else None,
             "building_mean": self._building_mean, "global_mean": self._global_mean,
             "orientations": self._orientations}))
 
@@ -166,7 +201,7 @@ class XGBoostModel(ForecastModel):
         self._booster.load_model(str(path / MODEL_FILE))
         state = json.loads((path / STATE_FILE).read_text())
         self.method = state["method"]
-        self._residual_q = {int(k): v for k, v in state["residual_quantiles"].items()}
+        self._calibrator = ConformalCalibrator.from_state(state["calibrator"]) if state.get("calibrator") else None
         self._building_mean = state["building_mean"]
         self._global_mean = state["global_mean"]
         self._orientations = state.get("orientations", {})

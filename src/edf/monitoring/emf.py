@@ -3,7 +3,7 @@
 One EMF document per (grid area, lead bucket) of the watched series: namespace
 ``edf_monitoring.metrics_namespace`` (``EDF/Accuracy``), dimension set ``[GridArea, LeadBucket]``
 (``GridArea=ALL`` is the whole portfolio; ``LeadBucket`` is ``0-24`` / ``24-48`` / ``48-72`` /
-``all``), metrics ``mape_pct``, ``rmse``, ``cv_rmse_pct``, ``nmbe_pct``, ``coverage``,
+``all``), metrics ``mape_pct``, ``rmse``, ``cv_rmse_pct``, ``nmbe_pct``, ``coverage``, ``pinball``,
 ``skill_vs_seasonal_naive`` plus ``n_scored`` and ``n_missing_actual``. A metric with no value
 (no scored hour) is left out rather than sent as 0; CloudWatch then sees *missing data*, which the
 alarms treat as such. The scored day, series and model versions ride along as properties, so
@@ -28,6 +28,7 @@ EMF_METRICS: dict[str, MetricUnit] = {
     "cv_rmse_pct": MetricUnit.Percent,
     "nmbe_pct": MetricUnit.Percent,
     "coverage": MetricUnit.NoUnit,
+    "pinball": MetricUnit.Count,  # kWh, next to coverage: a wide interval covers but costs pinball
     "skill_vs_seasonal_naive": MetricUnit.NoUnit,
     "n_scored": MetricUnit.Count,
     "n_missing_actual": MetricUnit.Count,

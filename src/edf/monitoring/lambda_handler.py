@@ -1,10 +1,11 @@
 """Accuracy monitor Lambda logic (``lambdas/accuracy_monitor/handler.py`` delegates here).
 
-Event (all optional; the EventBridge schedule sends ``{}``):
+Event (:class:`AccuracyMonitorEvent`, all optional; the EventBridge schedule sends ``{}``; a bad
+event raises ``edf.lambda_events.InvalidEvent``):
 ``{"date": "YYYY-MM-DD"}`` — the UTC day of target hours to score (default: yesterday, UTC);
 ``{"dry_run": true}`` — judge and log the drift rule but start nothing;
-``{"correlation_id": "..."}`` — id logged on every line (default: the scheduler event id or the
-Lambda request id).
+``{"correlation_id": "..."}`` — id logged on every line (default: the Lambda request id).
+Unknown keys are rejected: EventBridge Scheduler sends exactly the target's ``input`` (``{}``).
 
 Environment: ``EDF_CONFIG_URI`` (config), ``EDF_TRAINING_STATE_MACHINE_ARN``,
 ``EDF_ALERTS_TOPIC_ARN`` (override the config), ``EDF_FORECAST_DB_TYPE`` (store source only).
@@ -16,47 +17,52 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from pydantic import StrictBool, field_validator
 
 from edf.config import load_config
-from edf.logging import configure_logging, correlation_id_from_event, get_logger
+from edf.lambda_events import InvalidEvent, LambdaEvent
+from edf.logging import get_logger
 from edf.monitoring.service import run_daily
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 log = get_logger(__name__)
 
 
-class InvalidEventError(ValueError):
-    """An event the monitor cannot act on (bad date, wrong types)."""
+class AccuracyMonitorEvent(LambdaEvent):
+    """The accuracy monitor's event: all optional (the EventBridge schedule sends ``{}``)."""
 
+    date: dt.date | None = None  # the UTC day of target hours to score; default: yesterday
+    dry_run: StrictBool = False  # judge and log the drift rule but start nothing
 
-def parse_event(event: Any, today: dt.date | None = None) -> tuple[dt.date, bool]:
-    if event is None:
-        event = {}
-    if not isinstance(event, dict):
-        raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
-    today = today or dt.datetime.now(dt.UTC).date()
-    raw = event.get("date")
-    if raw in (None, ""):
-        day = today - dt.timedelta(days=1)
-    else:
+    @field_validator("date", mode="before")
+    @classmethod
+    def _iso_date(cls, raw: Any) -> dt.date | None:
+        if raw is None or raw == "":
+            return None
         try:
-            day = dt.date.fromisoformat(str(raw))
+            return dt.date.fromisoformat(str(raw))
         except ValueError:
-            raise InvalidEventError(f"date must be an ISO date YYYY-MM-DD, got {raw!r}") from None
-        if day >= today:
-            raise InvalidEventError(f"date {day} has not finished yet (today is {today} UTC); "
-                                    "its actuals cannot have landed")
-    dry_run = event.get("dry_run", False)
-    if not isinstance(dry_run, bool):
-        raise InvalidEventError(f"dry_run must be true or false, got {dry_run!r}")
-    return day, dry_run
+            raise ValueError(f"must be an ISO date YYYY-MM-DD, got {raw!r}") from None
+
+    def day(self, today: dt.date | None = None) -> dt.date:
+        """The day to score: a finished UTC day (its actuals can have landed)."""
+        today = today or dt.datetime.now(dt.UTC).date()
+        if self.date is None:
+            return today - dt.timedelta(days=1)
+        if self.date >= today:
+            raise InvalidEvent(f"AccuracyMonitorEvent: date {self.date} has not finished yet (today is {today} UTC); "
+                               "its actuals cannot have landed")
+        return self.date
 
 
-def handle(event: Any, context: Any = None) -> dict[str, Any]:
-    configure_logging(correlation_id_from_event(event, context), service="edf-accuracy-monitor")
-    day, dry_run = parse_event(event)
+def handle(event: AccuracyMonitorEvent, context: LambdaContext | None = None) -> dict[str, Any]:
+    day = event.day()
     cfg = load_config(os.environ.get("EDF_CONFIG_URI") or None)
-    result = run_daily(cfg, day, dry_run=dry_run)
+    result = run_daily(cfg, day, dry_run=event.dry_run)
     summary = result.summary()
     log.info("accuracy monitor finished for %s", day, extra={"summary": summary})
     return summary

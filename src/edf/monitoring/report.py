@@ -33,13 +33,13 @@ def _fmt(value: object, digits: int = 2) -> str:
 def markdown_table(table: pd.DataFrame, series: str = "consumption") -> str:
     """Overall and grid-area rows by lead bucket, model vs baseline."""
     sel = table[table["level"].isin(["overall", "grid_area"]) & (table["series"] == series)]
-    head = ("| scope | lead (h) | scored | missing | MAPE % | RMSE | CV(RMSE) % | NMBE % | coverage "
+    head = ("| scope | lead (h) | scored | missing | MAPE % | RMSE | CV(RMSE) % | NMBE % | coverage | pinball "
             "| naive CV(RMSE) % | skill vs naive | status |")
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for row in sel.itertuples(index=False):
         lines.append(f"| {row.key} | {row.lead_bucket} | {row.n_scored} | {row.n_missing_actual} | "
                      f"{_fmt(row.mape_pct)} | {_fmt(row.rmse, 3)} | {_fmt(row.cv_rmse_pct)} | {_fmt(row.nmbe_pct)} | "
-                     f"{_fmt(row.coverage, 3)} | {_fmt(row.naive_cv_rmse_pct)} | {_fmt(row.skill_vs_seasonal_naive, 3)} "
+                     f"{_fmt(row.coverage, 3)} | {_fmt(row.pinball, 4)} | {_fmt(row.naive_cv_rmse_pct)} | {_fmt(row.skill_vs_seasonal_naive, 3)} "
                      f"| {row.status} |")
     return "\n".join(lines)
 

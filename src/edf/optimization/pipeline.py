@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -223,6 +224,29 @@ def _area_summary(area: str, plans: list[tuple[str, PortfolioPlan]], extra: dict
     }
 
 
+@dataclass
+class AreaInputs:
+    """One grid area's inputs as (buildings x hours) matrices; only buildings with a complete forecast."""
+
+    area: str
+    buildings: np.ndarray  # building ids, the rows of every matrix
+    topology: pd.DataFrame  # one row per building, defaults filled in (``_topology_frame``)
+    hours: pd.DatetimeIndex  # UTC, the columns of every matrix
+    yhat: np.ndarray
+    upper: np.ndarray
+    solar_mid: np.ndarray
+    solar_low: np.ndarray
+    timezone: str  # the area's most common building time zone: local days are cut in it
+    local_hours: np.ndarray  # (B, T) hour of day in each building's own time zone
+    price: np.ndarray
+    carbon: np.ndarray
+    tariff_note: str
+    temperature: np.ndarray | None
+    compliance: np.ndarray
+    excluded: list[str]  # buildings left out: consumption forecast missing for some hours
+    not_in_topology: list[str]
+
+
 def optimize(
     forecasts: pd.DataFrame,
     topology: pd.DataFrame,
@@ -236,8 +260,24 @@ def optimize(
     """Solve every grid area and local day; returns (recommendations, summary).
 
     ``weather_forecast`` (optional, the weather-forecast contract) feeds the compliance model's
-    temperature term; without it that term is zero.
+    temperature term; without it that term is zero. The work is four named steps, per area:
+    inputs, then per local day demand response and resident actions; then the assembly.
     """
+    consumption, solar, conditions, temperature = optimize_step_prepare(forecasts, grid_conditions, weather_forecast)
+    frames: list[pd.DataFrame] = []
+    areas: list[dict[str, Any]] = []
+    for area, cons_area in consumption.groupby(consumption["grid_area"].astype(str), sort=True):
+        inputs = optimize_step_area_inputs(str(area), cons_area, solar, topology, tariff, temperature, params)
+        area_frames, area_summary = optimize_step_plan_area(inputs, conditions.get(area) or conditions.get("*"), params)
+        frames += area_frames
+        areas.append(area_summary)
+    return optimize_step_assemble(frames, areas, run_id, issue_time)
+
+
+def optimize_step_prepare(
+    forecasts: pd.DataFrame, grid_conditions: Mapping[str, Any] | None, weather_forecast: pd.DataFrame | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, dict[str, Any]], pd.DataFrame | None]:
+    """Checked inputs: (consumption rows, solar rows, parsed grid conditions, forecast temperature)."""
     f = check_forecasts(forecasts)
     origin = pd.to_datetime(f["origin_time"], utc=True).min() if "origin_time" in f.columns else None
     temperature = forecast_temperature(weather_forecast, origin)
@@ -250,97 +290,124 @@ def optimize(
     stray = sorted(set(conditions) - known_areas - {"*"})
     if stray:
         log.warning("grid conditions name area(s) without forecasts: %s", stray)
+    return consumption, solar, conditions, temperature
 
+
+def optimize_step_area_inputs(
+    area: str, cons_area: pd.DataFrame, solar: pd.DataFrame, topology: pd.DataFrame, tariff: pd.DataFrame,
+    temperature: pd.DataFrame | None, params: OptimizationConfig,
+) -> AreaInputs:
+    """Pivot one area's forecasts to matrices; leave out (and log) buildings with gaps; compliance."""
+    buildings_idx = pd.Index(sorted(cons_area["building_id"].astype(str).unique()))
+    topo = _topology_frame(topology, buildings_idx, params)
+    not_in_topology = sorted(buildings_idx[~buildings_idx.isin(topology["building_id"].astype(str))])
+    if not_in_topology:
+        log.warning("grid area %s: %d building(s) are not in the topology (no DR, no battery): %s",
+                    area, len(not_in_topology), not_in_topology[:20])
+    hours_all = pd.DatetimeIndex(sorted(cons_area["timestamp_hour"].unique()))
+    cons_area = cons_area.assign(building_id=cons_area["building_id"].astype(str))
+    sol_area = solar[solar["building_id"].astype(str).isin(buildings_idx)].assign(
+        building_id=lambda d: d["building_id"].astype(str))
+    yhat = _pivot(cons_area, "yhat", buildings_idx, hours_all)
+    upper = _pivot(cons_area, "yhat_upper", buildings_idx, hours_all)
+    sol_mid = np.nan_to_num(_pivot(sol_area, "yhat", buildings_idx, hours_all), nan=0.0)
+    sol_low = np.nan_to_num(_pivot(sol_area, "yhat_lower", buildings_idx, hours_all), nan=0.0)
+    incomplete = ~np.isfinite(yhat).all(axis=1)
+    excluded = sorted(buildings_idx[incomplete])
+    if excluded:
+        log.warning("grid area %s: %d building(s) lack consumption forecasts for some hours and are left out: %s",
+                    area, len(excluded), excluded[:20])
+    keep = ~incomplete
+    b_ids = buildings_idx[keep].to_numpy(dtype=object)
+    topo_k = topo[keep]
+    yhat, upper, sol_mid, sol_low = yhat[keep], upper[keep], sol_mid[keep], sol_low[keep]
+    tz_b = topo_k["timezone"].to_numpy()
+    area_tz = pd.Series(tz_b).mode().iloc[0] if len(tz_b) else "UTC"
+    local_hours = _local_hours(tz_b, hours_all)
+    price, carbon, tariff_note = tariff_for_hours(tariff, hours_all)
+    size = yhat.mean(axis=1) if yhat.size else np.zeros(len(b_ids))
+    temp = None if temperature is None else _pivot(
+        temperature[temperature["building_id"].isin(b_ids)], "temperature_c", pd.Index(b_ids), hours_all)
+    comp = compliance_probability(topo_k["building_type"].tolist(), size, topo_k["dr_max_participation"].to_numpy(),
+                                  local_hours, params, temperature_c=temp)
+    return AreaInputs(area, b_ids, topo_k, hours_all, yhat, upper, sol_mid, sol_low, area_tz, local_hours,
+                      price, carbon, tariff_note, temp, comp, excluded, not_in_topology)
+
+
+def optimize_step_plan_area(
+    a: AreaInputs, spec: dict[str, Any] | None, params: OptimizationConfig,
+) -> tuple[list[pd.DataFrame], dict[str, Any]]:
+    """Every local day of the area: the DR plan and the resident actions; the area's summary."""
+    local_day = a.hours.tz_convert(a.timezone).date
+    area_tz_hours = a.hours.tz_convert(a.timezone).hour.to_numpy()
+    weight = params.resident_cost_weight * a.price + params.resident_carbon_weight * a.carbon
     frames: list[pd.DataFrame] = []
-    areas: list[dict[str, Any]] = []
-    for area, cons_area in consumption.groupby(consumption["grid_area"].astype(str), sort=True):
-        buildings_idx = pd.Index(sorted(cons_area["building_id"].astype(str).unique()))
-        topo = _topology_frame(topology, buildings_idx, params)
-        not_in_topology = sorted(buildings_idx[~buildings_idx.isin(topology["building_id"].astype(str))])
-        if not_in_topology:
-            log.warning("grid area %s: %d building(s) are not in the topology (no DR, no battery): %s",
-                        area, len(not_in_topology), not_in_topology[:20])
-        hours_all = pd.DatetimeIndex(sorted(cons_area["timestamp_hour"].unique()))
-        cons_area = cons_area.assign(building_id=cons_area["building_id"].astype(str))
-        sol_area = solar[solar["building_id"].astype(str).isin(buildings_idx)].assign(
-            building_id=lambda d: d["building_id"].astype(str))
-        yhat = _pivot(cons_area, "yhat", buildings_idx, hours_all)
-        upper = _pivot(cons_area, "yhat_upper", buildings_idx, hours_all)
-        sol_mid = np.nan_to_num(_pivot(sol_area, "yhat", buildings_idx, hours_all), nan=0.0)
-        sol_low = np.nan_to_num(_pivot(sol_area, "yhat_lower", buildings_idx, hours_all), nan=0.0)
-        incomplete = ~np.isfinite(yhat).all(axis=1)
-        excluded = sorted(buildings_idx[incomplete])
-        if excluded:
-            log.warning("grid area %s: %d building(s) lack consumption forecasts for some hours and are left out: %s",
-                        area, len(excluded), excluded[:20])
-        keep = ~incomplete
-        b_ids = buildings_idx[keep].to_numpy(dtype=object)
-        topo_k = topo[keep]
-        yhat, upper, sol_mid, sol_low = yhat[keep], upper[keep], sol_mid[keep], sol_low[keep]
-        tz_b = topo_k["timezone"].to_numpy()
-        area_tz = pd.Series(tz_b).mode().iloc[0] if len(tz_b) else "UTC"
-        local_day = hours_all.tz_convert(area_tz).date
-        local_hours = _local_hours(tz_b, hours_all)
-        price, carbon, tariff_note = tariff_for_hours(tariff, hours_all)
-        size = yhat.mean(axis=1) if yhat.size else np.zeros(len(b_ids))
-        temp = None if temperature is None else _pivot(
-            temperature[temperature["building_id"].isin(b_ids)], "temperature_c", pd.Index(b_ids), hours_all)
-        comp = compliance_probability(topo_k["building_type"].tolist(), size, topo_k["dr_max_participation"].to_numpy(),
-                                      local_hours, params, temperature_c=temp)
-        weight = params.resident_cost_weight * price + params.resident_carbon_weight * carbon
-        spec = conditions.get(area) or conditions.get("*")
-        area_tz_hours = hours_all.tz_convert(area_tz).hour.to_numpy()
-        plans: list[tuple[str, PortfolioPlan]] = []
-        resident_status: list[str] = []
-        for day in sorted(set(local_day)):
-            cols = np.flatnonzero(local_day == day)
-            hours = hours_all[cols]
-            levels, required = _conditions_for(spec, hours, area_tz_hours[cols])
-            # a partial local day (the horizon's first/last) gets the matching share of the daily budget,
-            # so consecutive runs planning the same local day cannot spend it twice
-            budget = topo_k["dr_comfort_budget_kwh"].to_numpy() * min(1.0, len(cols) / 24.0)
-            plan = plan_portfolio(yhat[:, cols], upper[:, cols], comp[:, cols], topo_k["dr_max_participation"].to_numpy(),
-                                  budget, params, solar_lower_kwh=sol_low[:, cols],
-                                  conditions=levels, required_reduction_kwh=required)
-            plans.append((str(day), plan))
-            x = plan.curtail_kwh
-            frames.append(_rows("demand_response", "curtail", b_ids, area, hours, x > params.min_action_kwh,
-                                x, plan.expected_reduction_kwh, plan.expected_reduction_kwh * weight[cols][None, :]))
+    plans: list[tuple[str, PortfolioPlan]] = []
+    resident_status: list[str] = []
+    for day in sorted(set(local_day)):
+        cols = np.flatnonzero(local_day == day)
+        levels, required = _conditions_for(spec, a.hours[cols], area_tz_hours[cols])
+        plan = optimize_step_demand_response(a, cols, levels, required, params)
+        plans.append((str(day), plan))
+        x = plan.curtail_kwh
+        frames.append(_rows("demand_response", "curtail", a.buildings, a.area, a.hours[cols], x > params.min_action_kwh,
+                            x, plan.expected_reduction_kwh, plan.expected_reduction_kwh * weight[cols][None, :]))
+        status, resident_frames = optimize_step_resident(a, cols, params)
+        resident_status.append(status)
+        frames += resident_frames
+    temp = a.temperature
+    return frames, _area_summary(a.area, plans, {
+        "buildings": int(len(a.buildings)), "timezone": a.timezone, "tariff": a.tariff_note,
+        "temperature": "none" if temp is None else f"weather forecast ({int(np.isfinite(temp).sum())} building-hours)",
+        "mean_compliance": round(float(a.compliance.mean()), 4) if a.compliance.size else None,
+        "resident_status": sorted(set(resident_status)),
+        "excluded_buildings": a.excluded, "not_in_topology": a.not_in_topology,
+        "infeasible_days": [d for d, p in plans if p.status == STATUS_INFEASIBLE_REQUIREMENT]})
 
-            # resident batteries (every home with one) and appliance hours (homes with PV)
-            sched = schedule_battery(yhat[:, cols], sol_mid[:, cols], price[cols], carbon[cols],
-                                     topo_k["battery_capacity_kwh"].to_numpy(), topo_k["battery_power_kw"].to_numpy(),
-                                     topo_k["battery_efficiency"].to_numpy(), params)
-            resident_status.append(sched.status)
-            import_cut = sched.baseline_import_kwh - sched.grid_import_kwh
-            for action, energy in (("charge_battery", sched.charge_kwh), ("discharge_battery", sched.discharge_kwh)):
-                frames.append(_rows("resident", action, b_ids, area, hours, energy > params.min_action_kwh,
-                                    energy, import_cut, sched.hourly_saving))
-            pv_rows = np.flatnonzero(topo_k["pv_capacity_kw"].to_numpy() > 0)
-            if pv_rows.size:
-                top_n = min(params.appliance_top_n, len(cols))
-                mask = np.zeros((len(b_ids), len(cols)), dtype=bool)
-                saving = np.zeros((len(b_ids), len(cols)))
-                for i in pv_rows:
-                    cost = appliance_hour_scores(yhat[i, cols], sol_mid[i, cols], price[cols], carbon[cols],
-                                                 params.resident_cost_weight, params.resident_carbon_weight,
-                                                 params.appliance_kwh)
-                    best = rank_appliance_hours(yhat[i, cols], sol_mid[i, cols], price[cols], carbon[cols],
-                                                params.resident_cost_weight, params.resident_carbon_weight,
-                                                top_n, params.appliance_kwh)
-                    mask[i, best] = True
-                    saving[i] = cost.mean() - cost
-                kw = np.full(mask.shape, params.appliance_kwh)
-                frames.append(_rows("resident", "run_flexible_load", b_ids, area, hours, mask, kw,
-                                    np.zeros(mask.shape), saving))
-        areas.append(_area_summary(area, plans, {
-            "buildings": int(len(b_ids)), "timezone": area_tz, "tariff": tariff_note,
-            "temperature": "none" if temp is None else f"weather forecast ({int(np.isfinite(temp).sum())} building-hours)",
-            "mean_compliance": round(float(comp.mean()), 4) if comp.size else None,
-            "resident_status": sorted(set(resident_status)),
-            "excluded_buildings": excluded, "not_in_topology": not_in_topology,
-            "infeasible_days": [d for d, p in plans if p.status == STATUS_INFEASIBLE_REQUIREMENT]}))
 
+def optimize_step_demand_response(
+    a: AreaInputs, cols: np.ndarray, levels: list[str], required: np.ndarray, params: OptimizationConfig,
+) -> PortfolioPlan:
+    """The DR portfolio of one local day (``cols``: its hours) on the consumption upper bound."""
+    # a partial local day (the horizon's first/last) gets the matching share of the daily budget,
+    # so consecutive runs planning the same local day cannot spend it twice
+    budget = a.topology["dr_comfort_budget_kwh"].to_numpy() * min(1.0, len(cols) / 24.0)
+    return plan_portfolio(a.yhat[:, cols], a.upper[:, cols], a.compliance[:, cols],
+                          a.topology["dr_max_participation"].to_numpy(), budget, params,
+                          solar_lower_kwh=a.solar_low[:, cols], conditions=levels, required_reduction_kwh=required)
+
+
+def optimize_step_resident(a: AreaInputs, cols: np.ndarray, params: OptimizationConfig) -> tuple[str, list[pd.DataFrame]]:
+    """One local day's resident actions: battery schedules (every home with one), appliance hours (PV homes)."""
+    hours, price, carbon = a.hours[cols], a.price[cols], a.carbon[cols]
+    yhat, sol_mid, topo = a.yhat[:, cols], a.solar_mid[:, cols], a.topology
+    sched = schedule_battery(yhat, sol_mid, price, carbon, topo["battery_capacity_kwh"].to_numpy(),
+                             topo["battery_power_kw"].to_numpy(), topo["battery_efficiency"].to_numpy(), params)
+    import_cut = sched.baseline_import_kwh - sched.grid_import_kwh
+    frames = [_rows("resident", action, a.buildings, a.area, hours, energy > params.min_action_kwh,
+                    energy, import_cut, sched.hourly_saving)
+              for action, energy in (("charge_battery", sched.charge_kwh), ("discharge_battery", sched.discharge_kwh))]
+    pv_rows = np.flatnonzero(topo["pv_capacity_kw"].to_numpy() > 0)
+    if pv_rows.size:
+        top_n = min(params.appliance_top_n, len(cols))
+        mask = np.zeros((len(a.buildings), len(cols)), dtype=bool)
+        saving = np.zeros((len(a.buildings), len(cols)))
+        for i in pv_rows:
+            cost = appliance_hour_scores(yhat[i], sol_mid[i], price, carbon, params.resident_cost_weight,
+                                         params.resident_carbon_weight, params.appliance_kwh)
+            best = rank_appliance_hours(yhat[i], sol_mid[i], price, carbon, params.resident_cost_weight,
+                                        params.resident_carbon_weight, top_n, params.appliance_kwh)
+            mask[i, best] = True
+            saving[i] = cost.mean() - cost
+        kw = np.full(mask.shape, params.appliance_kwh)
+        frames.append(_rows("resident", "run_flexible_load", a.buildings, a.area, hours, mask, kw,
+                            np.zeros(mask.shape), saving))
+    return sched.status, frames
+
+
+def optimize_step_assemble(frames: list[pd.DataFrame], areas: list[dict[str, Any]], run_id: str,
+                           issue_time: pd.Timestamp) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """All areas' rows in ``RECOMMENDATION_COLUMNS`` (stamped with the run) and the run summary."""
     recs = pd.concat([fr for fr in frames if not fr.empty], ignore_index=True) if any(not fr.empty for fr in frames) \
         else empty_recommendations()
     recs["run_id"] = run_id

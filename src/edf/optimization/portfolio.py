@@ -106,6 +106,25 @@ def solve_lp(problem, params: OptimizationConfig, highs_method: str | None = Non
         problem.solve(solver=getattr(cp, params.solver))
 
 
+@dataclass(frozen=True)
+class PortfolioProblem:
+    """The checked inputs of one grid area and day and what the LP is built from."""
+
+    compliance: np.ndarray  # (B, T) probability that a request is honoured
+    budget: np.ndarray  # (B,) comfort budget, kWh
+    cap: np.ndarray  # (B, T) most a building can be asked for: its share of the central forecast
+    baseline: np.ndarray  # (T,) upper-bound portfolio load without curtailment (minus lower solar)
+    strained: np.ndarray  # (T,) hours that are high or critical
+    mode: str  # "peak" or "required"
+    need_request: np.ndarray  # (T,) requested curtailment floor per strained hour, kWh
+    need_expected: np.ndarray  # (T,) explicit expected reduction wanted per strained hour, kWh
+
+    @property
+    def curtailable(self) -> bool:
+        """False when no building can deliver anything (zero demand, participation, budget or compliance)."""
+        return bool(self.cap.size and np.any(self.cap * self.compliance > 0) and np.any(self.budget > 0))
+
+
 def plan_portfolio(
     demand_kwh: np.ndarray,
     demand_upper_kwh: np.ndarray,
@@ -123,6 +142,26 @@ def plan_portfolio(
     ``required_reduction_kwh``: per hour, explicit expected reduction wanted (0 = none); only
     used in strained hours. Raises ``ValueError`` on inconsistent shapes or non-finite inputs.
     """
+    problem = portfolio_step_problem(demand_kwh, demand_upper_kwh, compliance, max_participation,
+                                     comfort_budget_kwh, params, solar_lower_kwh, conditions, required_reduction_kwh)
+    if not problem.curtailable:
+        met = not (problem.need_expected > 0).any()
+        return portfolio_step_plan(problem, np.zeros(problem.cap.shape),
+                                   STATUS_NOTHING if met else STATUS_INFEASIBLE_REQUIREMENT, "none", 0.0,
+                                   "no curtailable demand (zero demand, participation, budget or compliance)")
+    x, status, seconds, scale = portfolio_step_solve(problem, params)
+    plan = portfolio_step_plan(problem, x, status, params.solver, seconds)
+    if problem.mode == "required":
+        portfolio_step_judge_requirement(problem, plan, scale)
+    return plan
+
+
+def portfolio_step_problem(
+    demand_kwh: np.ndarray, demand_upper_kwh: np.ndarray, compliance: np.ndarray, max_participation: np.ndarray,
+    comfort_budget_kwh: np.ndarray, params: OptimizationConfig, solar_lower_kwh: np.ndarray | None,
+    conditions: np.ndarray | list[str] | None, required_reduction_kwh: np.ndarray | None,
+) -> PortfolioProblem:
+    """Check shapes, finiteness and ranges (``ValueError`` naming the input); derive caps and needs."""
     demand = np.asarray(demand_kwh, dtype="float64")
     if demand.ndim != 2:
         raise ValueError(f"demand_kwh must be (buildings, hours), got shape {demand.shape}")
@@ -152,50 +191,36 @@ def plan_portfolio(
         raise ValueError("required_reduction_kwh must be non-negative")
 
     cap = share[:, None] * np.clip(demand, 0.0, None)  # never ask for more than the expected draw
-    baseline = (upper - solar).sum(axis=0)
     strained = levels != "normal"
-    mode = "required" if strained.any() else "peak"
     rho = np.array([params.participation_minimum.get(lv, 0.0) if lv != "normal" else 0.0 for lv in levels])
-    need_request = rho * cap.sum(axis=0)  # requested curtailment (kWh) per strained hour
-    need_expected = np.where(strained, explicit, 0.0)
+    return PortfolioProblem(
+        compliance=comp, budget=budget, cap=cap, baseline=(upper - solar).sum(axis=0), strained=strained,
+        mode="required" if strained.any() else "peak",
+        need_request=rho * cap.sum(axis=0),  # requested curtailment (kWh) per strained hour
+        need_expected=np.where(strained, explicit, 0.0))
 
-    def _plan(x: np.ndarray, status: str, solver: str, seconds: float, message: str = "") -> PortfolioPlan:
-        x = np.clip(x, 0.0, cap)  # remove solver round-off outside the bounds
-        over = x.sum(axis=1) - budget
-        if np.any(over > 0):  # proportional scale-back of round-off beyond a budget
-            scale = np.where(over > 0, budget / np.maximum(x.sum(axis=1), 1e-300), 1.0)
-            x = x * scale[:, None]
-        red = comp * x
-        planned = baseline - red.sum(axis=0)
-        required = np.where(strained, np.maximum(need_expected, 0.0), 0.0) if mode == "required" else np.zeros(0)
-        achieved = red.sum(axis=0) * strained if mode == "required" else np.zeros(0)
-        return PortfolioPlan(x, red, baseline, planned, mode, status, solver, seconds,
-                             required, achieved, message, need_request if mode == "required" else np.zeros(0),
-                             int(strained.sum()))
 
-    if n_b == 0 or n_t == 0 or not np.any(cap * comp > 0) or not np.any(budget > 0):
-        met = not (need_expected > 0).any()
-        return _plan(np.zeros((n_b, n_t)), STATUS_NOTHING if met else STATUS_INFEASIBLE_REQUIREMENT, "none", 0.0,
-                     "no curtailable demand (zero demand, participation, budget or compliance)")
-
+def portfolio_step_solve(p: PortfolioProblem, params: OptimizationConfig) -> tuple[np.ndarray, str, float, float]:
+    """Build and solve the LP of the problem's mode: (curtailment, status, seconds, the LP's scale)."""
     import cvxpy as cp  # lazy: the Lambda-side helpers must not pay for cvxpy
 
-    scale = max(float(np.abs(baseline).max()), float(cap.sum(axis=0).max()), 1e-9)
+    n_b, n_t = p.cap.shape
+    scale = max(float(np.abs(p.baseline).max()), float(p.cap.sum(axis=0).max()), 1e-9)
     started = time.perf_counter()
-    x = cp.Variable((n_b, n_t), bounds=[np.zeros((n_b, n_t)), cap], name="curtail_kwh")
-    reduction = cp.sum(cp.multiply(comp, x), axis=0)  # expected reduction per hour
-    constraints = [cp.sum(x, axis=1) <= budget]
-    if mode == "peak":
+    x = cp.Variable((n_b, n_t), bounds=[np.zeros((n_b, n_t)), p.cap], name="curtail_kwh")
+    reduction = cp.sum(cp.multiply(p.compliance, x), axis=0)  # expected reduction per hour
+    constraints = [cp.sum(x, axis=1) <= p.budget]
+    if p.mode == "peak":
         peak = cp.Variable(name="peak_kwh")
-        constraints.append((baseline - reduction) / scale <= peak)
+        constraints.append((p.baseline - reduction) / scale <= peak)
         objective = peak + params.disruption_weight * cp.sum(x) / scale
     else:
-        idx = np.flatnonzero(strained)
+        idx = np.flatnonzero(p.strained)
         slack_req = cp.Variable(idx.size, nonneg=True)
         slack_exp = cp.Variable(idx.size, nonneg=True)
         constraints += [
-            cp.sum(x[:, idx], axis=0) / scale + slack_req >= need_request[idx] / scale,
-            reduction[idx] / scale + slack_exp >= need_expected[idx] / scale,
+            cp.sum(x[:, idx], axis=0) / scale + slack_req >= p.need_request[idx] / scale,
+            reduction[idx] / scale + slack_exp >= p.need_expected[idx] / scale,
         ]
         objective = cp.sum(x) / scale + params.shortfall_penalty * (cp.sum(slack_req) + cp.sum(slack_exp))
     problem = cp.Problem(cp.Minimize(objective), constraints)
@@ -207,23 +232,38 @@ def plan_portfolio(
     if problem.status not in (cp.OPTIMAL, cp.OPTIMAL_INACCURATE) or x.value is None:
         # The soft formulation is always feasible and bounded; anything else is a solver fault.
         raise RuntimeError(f"{params.solver} returned status {problem.status!r} on a {n_b} x {n_t} portfolio")
-    status = STATUS_OPTIMAL if problem.status == cp.OPTIMAL else "optimal_inaccurate"
-    message = ""
-    if mode == "required":
-        plan = _plan(np.asarray(x.value), status, params.solver, seconds)
-        requested = plan.curtail_kwh[:, strained].sum(axis=0)
-        short_req = np.clip(need_request[strained] - requested, 0, None).sum()
-        short_exp = plan.shortfall_kwh
-        tol = 1e-6 * scale + 1e-6
-        if short_req > tol or short_exp > tol:
-            status = STATUS_INFEASIBLE_REQUIREMENT
-            message = (f"requirement cannot be met within comfort budgets and participation limits: "
-                       f"short by {short_req:.3f} kWh of requested participation and {short_exp:.3f} kWh "
-                       f"of expected reduction; the plan is the best achievable")
-            log.warning(message)
-        plan.status, plan.message = status, message
-        return plan
-    return _plan(np.asarray(x.value), status, params.solver, seconds, message)
+    return np.asarray(x.value), STATUS_OPTIMAL if problem.status == cp.OPTIMAL else "optimal_inaccurate", seconds, scale
+
+
+def portfolio_step_plan(p: PortfolioProblem, x: np.ndarray, status: str, solver: str, seconds: float,
+                        message: str = "") -> PortfolioPlan:
+    """The plan of a curtailment matrix, with solver round-off outside the bounds and budgets removed."""
+    x = np.clip(x, 0.0, p.cap)
+    over = x.sum(axis=1) - p.budget
+    if np.any(over > 0):  # proportional scale-back of round-off beyond a budget
+        scale = np.where(over > 0, p.budget / np.maximum(x.sum(axis=1), 1e-300), 1.0)
+        x = x * scale[:, None]
+    red = p.compliance * x
+    planned = p.baseline - red.sum(axis=0)
+    required = p.mode == "required"
+    return PortfolioPlan(x, red, p.baseline, planned, p.mode, status, solver, seconds,
+                         np.where(p.strained, np.maximum(p.need_expected, 0.0), 0.0) if required else np.zeros(0),
+                         red.sum(axis=0) * p.strained if required else np.zeros(0), message,
+                         p.need_request if required else np.zeros(0), int(p.strained.sum()))
+
+
+def portfolio_step_judge_requirement(p: PortfolioProblem, plan: PortfolioPlan, scale: float) -> None:
+    """Required mode: mark the plan ``infeasible_requirement`` when it falls short (the soft LP's slack)."""
+    requested = plan.curtail_kwh[:, p.strained].sum(axis=0)
+    short_req = np.clip(p.need_request[p.strained] - requested, 0, None).sum()
+    short_exp = plan.shortfall_kwh
+    tol = 1e-6 * scale + 1e-6
+    if short_req > tol or short_exp > tol:
+        plan.status = STATUS_INFEASIBLE_REQUIREMENT
+        plan.message = (f"requirement cannot be met within comfort budgets and participation limits: "
+                        f"short by {short_req:.3f} kWh of requested participation and {short_exp:.3f} kWh "
+                        f"of expected reduction; the plan is the best achievable")
+        log.warning(plan.message)
 
 
 def do_nothing_peak(demand_upper_kwh: np.ndarray, solar_lower_kwh: np.ndarray | None = None) -> float:

@@ -31,6 +31,8 @@ from typing import Any
 
 from packaging.requirements import Requirement
 
+from edf.packaging.lock import LockMismatch, check_locked
+
 SPEC_PATH = Path(__file__).with_name("functions.json")
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -53,6 +55,17 @@ _FILE_MODE = 0o100644 << 16
 _SKIP_METADATA = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
 # Parts of the edf package no Lambda reads: bundled demo datasets (loaded from S3 in AWS).
 _EDF_EXCLUDE = (re.compile(r"^edf/data/bundled/"),)
+
+
+RDS_CA_ARCNAME = "certs/rds-global-bundle.pem"
+
+
+def _checked_pem(path: Path) -> Path:
+    """The CA bundle must exist and hold PEM certificates (not an HTML error page from a proxy)."""
+    p = Path(path)
+    if not p.is_file() or b"-----BEGIN CERTIFICATE-----" not in p.read_bytes():
+        raise PackagingError(f"{p} is not a PEM certificate bundle (`make rds-ca` downloads the RDS one)")
+    return p
 
 
 class PackagingError(RuntimeError):
@@ -187,8 +200,13 @@ def build_function(
     out_dir: Path,
     lambdas_dir: Path = REPO_ROOT / "lambdas",
     edf_root: Path | None = None,
+    lock: Path | None = None,
+    rds_ca: Path | None = None,
 ) -> BuildResult:
-    """Build ``out_dir/<name>.zip`` for one function and return its size figures."""
+    """Build ``out_dir/<name>.zip`` for one function and return its size figures.
+
+    With ``lock`` every bundled distribution must be installed at the version the lock file pins.
+    """
     handler_dir = lambdas_dir / spec.name
     if not (handler_dir / "handler.py").is_file():
         raise PackagingError(f"{handler_dir / 'handler.py'} does not exist (functions.json lists {spec.name!r})")
@@ -209,7 +227,16 @@ def build_function(
             add(p.relative_to(handler_dir).as_posix(), p, "handler")
     for arc, p in _edf_files(edf_root):
         add(arc, p, "edf")
-    for dist in dependency_closure(spec.requirements, exclude):
+    if rds_ca is not None and any(_norm(r) == "psycopg" for r in spec.requirements):
+        # The RDS CA bundle for sslmode=verify-full (config edf_storage.postgres.sslrootcert).
+        add(RDS_CA_ARCNAME, _checked_pem(rds_ca), "rds-ca")
+    closure = dependency_closure(spec.requirements, exclude)
+    if lock is not None:
+        try:
+            check_locked(closure, lock)
+        except LockMismatch as exc:
+            raise PackagingError(f"{spec.name}: {exc}") from None
+    for dist in closure:
         for arc, p in _dist_files(dist):
             add(arc, p, dist.metadata["Name"])
 
@@ -236,6 +263,8 @@ def build_all(
     only: list[str] | None = None,
     lambdas_dir: Path = REPO_ROOT / "lambdas",
     spec_path: Path = SPEC_PATH,
+    lock: Path | None = None,
+    rds_ca: Path | None = None,
 ) -> list[BuildResult]:
     """Build every function (or ``only`` those) and write ``size_report.json`` next to the zips."""
     check_interpreter()
@@ -248,7 +277,7 @@ def build_all(
     unknown = [n for n in names if n not in specs]
     if unknown:
         raise PackagingError(f"unknown function(s) {unknown}; known: {sorted(specs)}")
-    results = [build_function(specs[n], out_dir, lambdas_dir) for n in names]
+    results = [build_function(specs[n], out_dir, lambdas_dir, lock=lock, rds_ca=rds_ca) for n in names]
     report = {
         "target": f"python{TARGET_PYTHON[0]}.{TARGET_PYTHON[1]} {TARGET_MACHINE}",
         "limits": {"zip_bytes": MAX_ZIP_BYTES, "unzipped_bytes_incl_layers": MAX_UNZIPPED_BYTES},

@@ -25,20 +25,21 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from botocore.exceptions import BotoCoreError, ClientError
 
+from edf.config import EDFConfig
 from edf.serving.params import ApiError
 from edf.serving.tenants import CachedRegistry, RegistryUnavailable, TenantRegistry
 from edf.serving.zones import TopologyZones
-from edf.storage.base import InvalidValueError, StoreError
+from edf.storage.base import ForecastStore, InvalidValueError, StoreError
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class Dependencies:
-    cfg: Any
-    store: Any
-    registry: Any  # TenantRegistry or CachedRegistry (has .get())
-    zones: Any = None  # TopologyZones (has .lookup(building_id)); None: no topology, UTC fallback
+    cfg: EDFConfig
+    store: ForecastStore
+    registry: TenantRegistry | CachedRegistry  # a CachedRegistry re-reads its source now and then
+    zones: TopologyZones | None = None  # residents' fallback time zones; None: no topology, UTC fallback
 
     def tenants(self) -> TenantRegistry:
         return self.registry.get() if isinstance(self.registry, CachedRegistry) else self.registry
@@ -63,7 +64,7 @@ def get_dependencies() -> Dependencies:
             cfg = load_config(os.environ.get("EDF_CONFIG_URI") or None)
             serving = cfg.edf_serving
             uri = os.environ.get("EDF_TENANT_REGISTRY") or serving.tenant_registry_uri
-            registry: Any = (CachedRegistry(uri, serving.tenant_registry_cache_seconds, serving.metrics_namespace)
+            registry: TenantRegistry | CachedRegistry = (CachedRegistry(uri, serving.tenant_registry_cache_seconds, serving.metrics_namespace)
                              if uri else TenantRegistry({"tenants": []}))
             zones = TopologyZones(serving.topology_uri or cfg.s3_path("s3_raw_calendar_path"),
                                   serving.topology_cache_seconds)

@@ -7,10 +7,11 @@ the buildings of its grid areas, and a building outside them answers exactly lik
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from edf.lambda_events import api_gateway_event
 from edf.serving import params
 from edf.serving.api import (
     get_dependencies,
@@ -24,6 +25,9 @@ from edf.serving.pagination import fingerprint, page_limit, paginate
 from edf.serving.params import ApiError
 from edf.serving.tenants import Tenant
 from edf.storage.base import SERIES
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = APIGatewayRestResolver()
 install_error_handlers(app)
@@ -138,5 +142,6 @@ def portfolio_recommendations() -> Response:
                              "issue_time": iso(r.issue_time)} for r in page]})
 
 
-def lambda_handler(event: dict, context: Any) -> dict:
-    return app.resolve(event, context)
+def handle(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+    """The Lambda's answer to one API Gateway REST proxy event (``InvalidEvent`` for anything else)."""
+    return app.resolve(api_gateway_event(event), context)

@@ -11,11 +11,12 @@ why). Without ``date`` it is tomorrow.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
+from edf.lambda_events import api_gateway_event
 from edf.optimization.resident import rank_appliance_hours
 from edf.serving import params
 from edf.serving.api import (
@@ -29,6 +30,9 @@ from edf.serving.api import (
 from edf.serving.params import ApiError
 from edf.serving.zones import ResolvedZone, resolve_zone
 from edf.storage.base import BUILDING_ID_RE
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = APIGatewayRestResolver()
 install_error_handlers(app)
@@ -104,5 +108,6 @@ def me_solar_vs_demand() -> Response:
     return json_response(200, body)
 
 
-def lambda_handler(event: dict, context: Any) -> dict:
-    return app.resolve(event, context)
+def handle(event: dict[str, Any], context: LambdaContext | None = None) -> dict[str, Any]:
+    """The Lambda's answer to one API Gateway REST proxy event (``InvalidEvent`` for anything else)."""
+    return app.resolve(api_gateway_event(event), context)

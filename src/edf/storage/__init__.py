@@ -55,9 +55,9 @@ def open_store(cfg: Any, backend: str | None = None, local: bool = False) -> For
         return DynamoDBForecastStore(table_name(cfg), st.ttl_days, region=_region(cfg),
                                      write_threads=st.dynamodb_write_threads)
     if name == "RDS":
-        from edf.storage.postgres import PostgresForecastStore, dsn_from_config
+        from edf.storage.postgres import PostgresForecastStore, dsn_provider_from_config
 
-        return PostgresForecastStore(dsn_from_config(cfg), schema=st.postgres.schema_name)
+        return PostgresForecastStore(dsn_provider_from_config(cfg), schema=st.postgres.schema_name)
     import boto3
 
     from edf.storage.timestream import TimestreamForecastStore

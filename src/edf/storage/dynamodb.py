@@ -6,14 +6,15 @@ Key design (``PK``/``SK`` strings; timestamps as fixed-width UTC ISO text so the
 item                    PK / SK                           serves
 ======================  ===============================  ======================================
 forecast                ``F#{building}#{series}`` /       building series: ``Query PK, SK BETWEEN``
-                        ``{hour}#{issue}#{run}``          (newest issue per hour picked in code)
+                        ``{hour}#{issue}#{run}#{g}``      (newest issue per hour picked in code)
 area aggregate          ``PA#{area}#{series}`` /          portfolio: one ``Query`` per area, ~72
-                        ``{hour}#{issue}#{run}``          items per run instead of 1,000 x 72
+                        ``{hour}#{issue}#{run}#{g}``      items per run instead of 1,000 x 72
 recommendation          ``RA#{area}#{date}`` /            recommendations per area and UTC day
-                        ``{hour}#{building}#{kind}#...``
+                        ``{hour}#{building}#...#{g}``
   GSI ``ByRun``         ``RUN#{run}`` / ``PK|SK``         re-writing a run: find its old items
 building                ``B#{building}`` / ``META``       ``GetItem`` (authorization lookup)
 area membership         ``A#{area}`` / ``B#{building}``   ``GET /v1/buildings``: ``Query PK``
+run pointer             ``RUNPTR#{run}`` / ``RUN``        the run's committed generation ``g``
 ======================  ===============================  ======================================
 
 The portfolio aggregate is computed when a run is written (per grid area, series and hour: the
@@ -24,31 +25,46 @@ for each hour, the run that covered the area with the newest origin (then issue 
 the inference workflow does; it makes a 1,000-building portfolio read 72 small items instead of
 72,000 (see ``bench/serving.py``).
 
+Atomic loads (issue 14, item 8). Every write of a run is a new *generation* ``g`` (a random id in
+every item, and in the keys of the forecast, aggregate and recommendation items, so a re-write
+never overwrites the items readers use). Only when every item of the generation is written does
+one conditional ``PutItem`` flip the run's pointer ``RUNPTR#{run}`` to ``g``; the items of the run's
+other generations are deleted after that. Readers keep only the items of the generation their
+run's pointer names (one ``BatchGetItem`` of the few runs a read window meets), so they see the old
+run whole until the flip and the new run whole after it: a failure anywhere before the flip leaves
+nothing visible, a failed delete leaves garbage nobody reads (the next load of the run, or TTL,
+removes it). The building (``META``) and membership items are per building, not per run, and are
+overwritten in place: each carries the generation that wrote it and, as ``pv``, the building's
+state committed before, which readers use while that generation is not committed. A building
+with no committed state (legacy items written before pointers existed included) is not visible.
+Loads of one run must not overlap: the flip is refused when the pointer changed since the load began.
+
 Topology changes (a building moving between grid areas). The building item ``B#{b}``/``META``
 holds the building's *current* area and the rank (origin, issue, run) of the run that set it.
-Before a run's building items are written, the stored ``META`` items of its buildings are read
-(``BatchGetItem``): a building a newer run already placed keeps its ``META`` and membership (a late
-re-run of an older day does not move it back); a building that moved loses its old
-``A#{old}``/``B#{b}`` membership, and the run writes aggregate items for the old area's hours too
-(count 0 when no other building of the run is there), so the old area's newest aggregate no longer
-counts it. Recommendation reads keep only buildings whose current area is asked for.
+Before a run's building items are written, the committed state of its buildings is read
+(``BatchGetItem`` of ``META``, resolved through the pointers): a building a newer run already
+placed keeps its ``META`` and membership (a late re-run of an older day does not move it back); a
+building that moved gets a "gone" membership in its old area (deleted after the flip), and the run
+writes aggregate items for the old area's hours too (count 0 when no other building of the run is
+there), so the old area's newest aggregate no longer counts it. Recommendation reads keep only
+buildings whose current area is asked for.
 
 Every item carries ``expires_at`` (epoch seconds, issue time + ``ttl_days``), the table's TTL
-attribute, so old runs age out without a sweeper. ``BatchWriteItem`` calls take 25 items and
-``UnprocessedItems`` are retried with exponential backoff; what still fails raises.
+attribute, so old runs age out without a sweeper; a pointer outlives its run's items by two days.
+``BatchWriteItem`` calls take 25 items and ``UnprocessedItems`` are retried with exponential
+backoff; what still fails raises.
 
 Writing streams: rows are consumed once and turned into items as they pass, ``BatchWriteItem``
 calls run on ``write_threads`` threads with a bounded number in flight, and only the per-area
 aggregates and per-building entries (thousands, not millions) are held until the end — so the
-load's memory does not grow with the portfolio. Every item of a write carries its generation
-``g``; re-writing a run puts the new items first, then deletes the run's items of another
-generation (``ByRun`` projects ``g``), so readers never see a half-empty run and the writer never
-holds the old run's keys.
+load's memory does not grow with the portfolio. The old generation is found through ``ByRun``
+(which projects ``g``) after the flip, so the writer never holds the old run's keys either.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import logging
 import math
 import os
@@ -161,7 +177,7 @@ class DynamoDBForecastStore:
 
     def _forecast_item(self, r: ForecastRow, gen: str) -> dict[str, Any]:
         hour, issue = iso_z(r.timestamp_hour), iso_z(r.issue_time)
-        pk, sk = f"F#{r.building_id}#{r.series}", f"{hour}#{issue}#{r.run_id}"
+        pk, sk = f"F#{r.building_id}#{r.series}", f"{hour}#{issue}#{r.run_id}#{gen}"
         item = {
             "PK": {"S": pk}, "SK": {"S": sk},
             "RPK": {"S": f"RUN#{r.run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
@@ -205,7 +221,7 @@ class DynamoDBForecastStore:
     def _aggregate_items(self, sums: dict[tuple[str, str, dt.datetime], list[Any]], gen: str) -> Iterator[dict[str, Any]]:
         for (area, series, hour_dt), (n, y, lq, hq, ls, hs, issue_dt, run_id, origin) in sums.items():
             hour, issue = iso_z(hour_dt), iso_z(issue_dt)
-            pk, sk = f"PA#{area}#{series}", f"{hour}#{issue}#{run_id}"
+            pk, sk = f"PA#{area}#{series}", f"{hour}#{issue}#{run_id}#{gen}"
             yield {"PK": {"S": pk}, "SK": {"S": sk}, "RPK": {"S": f"RUN#{run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
                    "th": {"S": hour}, "it": {"S": issue}, "r": {"S": run_id}, "n": {"N": str(n)},
                    "y": _n(y), "lq": _n(lq), "hq": _n(hq), "ls": _n(ls), "hs": _n(hs),
@@ -214,7 +230,7 @@ class DynamoDBForecastStore:
 
     def _recommendation_item(self, r: RecommendationRow, gen: str) -> dict[str, Any]:
         hour = iso_z(r.timestamp_hour)
-        pk, sk = f"RA#{r.grid_area}#{hour[:10]}", f"{hour}#{r.building_id}#{r.kind}#{r.action}#{r.run_id}"
+        pk, sk = f"RA#{r.grid_area}#{hour[:10]}", f"{hour}#{r.building_id}#{r.kind}#{r.action}#{r.run_id}#{gen}"
         return {
             "PK": {"S": pk}, "SK": {"S": sk},
             "RPK": {"S": f"RUN#{r.run_id}"}, "RSK": {"S": f"{pk}|{sk}"},
@@ -231,20 +247,32 @@ class DynamoDBForecastStore:
         entry[1] = max(entry[1], r.issue_time)
         entry[2] = _later(entry[2], r.origin_time)
 
-    def _building_items(self, seen: dict[tuple[str, str], list[Any]]) -> Iterator[dict[str, Any]]:
-        """``META`` + membership per building, carrying the run's rank (``ot``, ``it``, ``r``)."""
+    def _building_items(self, seen: dict[tuple[str, str], list[Any]], gen: str, states: dict[str, dict[str, Any]],
+                        moved: dict[str, tuple[str, str]]) -> Iterator[dict[str, Any]]:
+        """``META`` + membership per building, carrying the run's rank (``ot``, ``it``, ``r``) and ``g``.
+
+        These items are overwritten in place, so each also keeps the building's committed state as
+        ``pv`` (readers use it until the pointer names ``g``). A building that moved leaves a "gone"
+        membership in its old area, with the same fallback, deleted once the run is committed.
+        """
         for (b, a), (ss, newest, origin, run_id) in seen.items():
             common = {"b": {"S": b}, "a": {"S": a}, "ss": {"SS": sorted(ss)}, "expires_at": self._expires(newest),
-                      "it": {"S": iso_z(newest)}, "r": {"S": run_id},
+                      "it": {"S": iso_z(newest)}, "r": {"S": run_id}, "g": {"S": gen},
                       **({"ot": {"S": iso_z(origin)}} if origin is not None else {})}
-            yield {"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}, **common}
-            yield {"PK": {"S": f"A#{a}"}, "SK": {"S": f"B#{b}"}, **common}
+            prev = states.get(b)
+            yield {"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}, **common, **_fallback(prev)}
+            yield {"PK": {"S": f"A#{a}"}, "SK": {"S": f"B#{b}"}, **common,
+                   **_fallback(prev if prev is not None and prev["a"]["S"] == a else None)}
+            if b in moved:
+                old = moved[b][0]
+                yield {"PK": {"S": f"A#{old}"}, "SK": {"S": f"B#{b}"}, **common, "a": {"S": old},
+                       "gone": {"BOOL": True}, **_fallback(prev)}
 
-    def _get_many(self, keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _get_many(self, keys: list[dict[str, Any]], consistent: bool = True) -> list[dict[str, Any]]:
         """BatchGetItem in chunks of 100, retrying UnprocessedKeys (same backoff as writes)."""
         out: list[dict[str, Any]] = []
         for i in range(0, len(keys), GET_BATCH):
-            request: dict[str, Any] = {"Keys": keys[i:i + GET_BATCH]}
+            request: dict[str, Any] = {"Keys": keys[i:i + GET_BATCH], "ConsistentRead": consistent}
             for attempt in range(MAX_ATTEMPTS):
                 resp = self.client.batch_get_item(RequestItems={self.table: request})
                 out += resp.get("Responses", {}).get(self.table, [])
@@ -257,21 +285,35 @@ class DynamoDBForecastStore:
                 raise StoreError(f"DynamoDB left keys unread after {MAX_ATTEMPTS} attempts (table {self.table})")
         return out
 
-    def _current(self, building_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-        """The stored ``META`` item (current area and its run's rank) of each building that has one."""
+    def _meta(self, building_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored ``META`` item of each building that has one (as written: resolve with :func:`_resolve`)."""
         keys = [{"PK": {"S": f"B#{b}"}, "SK": {"S": "META"}} for b in sorted(set(building_ids))]
         return {it["b"]["S"]: it for it in self._get_many(keys)}
 
-    def _topology(self, seen: dict[tuple[str, str], list[Any]]) -> dict[str, tuple[str, str]]:
-        """Compare the run's buildings with their stored ``META``; returns the moves (building -> (old, new)).
+    def _committed(self, run_ids: Iterable[str]) -> dict[str, str]:
+        """Run id -> its committed generation, for the runs that have one (one BatchGetItem per 100 runs).
+
+        A read window meets a handful of runs (one a day), so this is one small call per read.
+        """
+        keys = [_pointer_key(r) for r in sorted(set(run_ids))]
+        return {it["run"]["S"]: it["g"]["S"] for it in self._get_many(keys)} if keys else {}
+
+    def _states(self, items: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Committed state of each building's ``META`` (buildings with none are left out)."""
+        committed = self._committed(_runs_of(items.values()))
+        states = {b: _resolve(it, committed) for b, it in items.items()}
+        return {b: st for b, st in states.items() if st is not None}
+
+    def _topology(self, seen: dict[tuple[str, str], list[Any]]) -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
+        """Compare the run's buildings with their committed ``META``; returns (moves, committed states).
 
         Entries of buildings a higher-ranking run already placed are dropped from ``seen`` (their
         ``META`` and membership stay as they are). Thousands of buildings: 1 BatchGetItem per 100.
         """
-        current = self._current(b for b, _ in seen)
+        states = self._states(self._meta(b for b, _ in seen))
         moved: dict[str, tuple[str, str]] = {}
         for (b, a), (_, issue, origin, run_id) in list(seen.items()):
-            cur = current.get(b)
+            cur = states.get(b)
             if cur is None:
                 continue
             mine = (iso_z(origin) if origin is not None else "", iso_z(issue), run_id)
@@ -279,7 +321,7 @@ class DynamoDBForecastStore:
                 del seen[(b, a)]
             elif cur["a"]["S"] != a:
                 moved[b] = (cur["a"]["S"], a)
-        return moved
+        return moved, states
 
     def _send(self, requests: list[dict[str, Any]]) -> int:
         """One BatchWriteItem of <= 25 requests, retrying UnprocessedItems; returns the calls made."""
@@ -302,18 +344,56 @@ class DynamoDBForecastStore:
                 writer.add(request)
         return writer.calls
 
-    def _stale(self, run_id: str, gen: str) -> Iterator[tuple[str, str]]:
-        """Keys of the run's items written by another generation (an earlier write of the run)."""
-        for item in self._query(IndexName="ByRun", KeyConditionExpression="RPK = :p",
-                                ExpressionAttributeValues={":p": {"S": f"RUN#{run_id}"}}):
-            if item.get("g", {}).get("S") != gen:
-                yield item["PK"]["S"], item["SK"]["S"]
+    def _stale(self, run_id: str, gen: str) -> Iterator[tuple[str, str, bool]]:
+        """The run's items of another generation, as (PK, SK, replaced): ``replaced`` when generation
+        ``gen`` holds the same row (``ByRun`` sorts a row's generations next to each other)."""
+        items = self._query(IndexName="ByRun", KeyConditionExpression="RPK = :p",
+                            ExpressionAttributeValues={":p": {"S": f"RUN#{run_id}"}})
+        for _, group in itertools.groupby(items, key=lambda it: it["RSK"]["S"].rsplit("#", 1)[0]):
+            rows = list(group)
+            replaced = any(it.get("g", {}).get("S") == gen for it in rows)
+            for it in rows:
+                if it.get("g", {}).get("S") != gen:
+                    yield it["PK"]["S"], it["SK"]["S"], replaced
+
+    def _pointer(self, run_id: str) -> str | None:
+        """The generation the run's pointer names now (None: the run was never committed)."""
+        item = self.client.get_item(TableName=self.table, Key=_pointer_key(run_id), ConsistentRead=True).get("Item")
+        return item["g"]["S"] if item else None
+
+    def _commit(self, run_id: str, gen: str, replaces: str | None, stream: RunStream, newest: dt.datetime) -> None:
+        """Flip the run's pointer to ``gen``: one conditional PutItem, the moment the run changes for readers.
+
+        The condition (the pointer still names what it named when this write began) refuses the flip
+        when another load of the same run committed meanwhile; its cleanup may have removed items of
+        this generation, so committing it could show a partial run.
+        """
+        item = {**_pointer_key(run_id), "run": {"S": run_id}, "g": {"S": gen},
+                "committed_at": {"S": iso_z(dt.datetime.now(dt.UTC))}, "f": {"N": str(stream.forecasts)},
+                "rc": {"N": str(stream.recommendations)},
+                # outlives the run's items (issue time + ttl): a run's items never outlive its pointer
+                "expires_at": {"N": str(int((newest + dt.timedelta(days=self.ttl_days + 2)).timestamp()))}}
+        condition = {"ConditionExpression": "attribute_not_exists(PK)"} if replaces is None else {
+            "ConditionExpression": "g = :seen", "ExpressionAttributeValues": {":seen": {"S": replaces}}}
+        try:
+            self.client.put_item(TableName=self.table, Item=item, **condition)
+        except self.client.exceptions.ConditionalCheckFailedException:
+            raise StoreError(f"run {run_id}: another load of the run committed while this one was writing; "
+                             "nothing of this load is visible (retry the load)") from None
 
     def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
                   recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
-        stream, gen = RunStream(run_id), uuid.uuid4().hex
+        """Write the run as a new generation, flip the run's pointer to it, then delete other generations.
+
+        Readers follow the pointer, so until the flip they see the previous commit of every item, and
+        after it the new one: a failure at any point before the flip leaves the old run served whole
+        (its leftovers are ignored, then removed by the next load of the run or by TTL).
+        """
+        stream, gen, replaces = RunStream(run_id), uuid.uuid4().hex, self._pointer(run_id)
         sums: dict[tuple[str, str, dt.datetime], list[Any]] = {}
         buildings: dict[tuple[str, str], list[Any]] = {}
+        moved: dict[str, tuple[str, str]] = {}
+        newest: list[dt.datetime] = []
 
         def items() -> Iterator[dict[str, Any]]:
             for r in stream.forecast_rows(forecasts):
@@ -323,29 +403,34 @@ class DynamoDBForecastStore:
             for rec in stream.recommendation_rows(recommendations):
                 yield self._recommendation_item(rec, gen)
             stream.check_duplicates()
-            moved.update(self._topology(buildings))  # issue 14, item 7: access follows the current topology
+            found, states = self._topology(buildings)  # issue 14, item 7: access follows the current topology
+            moved.update(found)
             self._vacate(sums, moved)
+            newest.extend(acc[6] for acc in sums.values())
             yield from self._aggregate_items(sums, gen)
-            yield from self._building_items(buildings)
+            yield from self._building_items(buildings, gen, states, moved)
 
-        moved: dict[str, tuple[str, str]] = {}
         calls = self._batch({"PutRequest": {"Item": it}} for it in items())
+        self._commit(run_id, gen, replaces, stream, max(newest, default=dt.datetime.now(dt.UTC)))
         removed = {"F#": 0, "RA#": 0}
 
         def deletes() -> Iterator[dict[str, Any]]:
-            for pk, sk in self._stale(run_id, gen):
+            for pk, sk, replaced in self._stale(run_id, gen):
                 for prefix in removed:
-                    removed[prefix] += pk.startswith(prefix)
+                    removed[prefix] += pk.startswith(prefix) and not replaced
                 yield {"DeleteRequest": {"Key": {"PK": {"S": pk}, "SK": {"S": sk}}}}
-            for b, (old, _) in sorted(moved.items()):  # the building left its old area
+            for b, (old, _) in sorted(moved.items()):  # the "gone" membership in the building's old area
                 yield {"DeleteRequest": {"Key": {"PK": {"S": f"A#{old}"}, "SK": {"S": f"B#{b}"}}}}
 
-        calls += self._batch(deletes())
+        calls += 1 + self._batch(deletes())
         return WriteResult(forecasts_written=stream.forecasts, recommendations_written=stream.recommendations,
                            backend=self.backend, forecasts_removed=removed["F#"],
                            recommendations_removed=removed["RA#"], calls=calls)
 
     # ---------------------------------------------------------------- reads
+    # Every read keeps only items of the generation their run's pointer names (one BatchGetItem of the
+    # few runs it met), and reads strongly consistent: a query that lagged behind a just-flipped
+    # pointer could otherwise miss the new generation's items for some hours and show an older run there.
     def _query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["TableName"] = self.table
         while True:
@@ -355,20 +440,32 @@ class DynamoDBForecastStore:
                 return
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
 
+    def _visible(self, items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The items of committed generations."""
+        items = list(items)
+        committed = self._committed(_runs_of(items))
+        return [it for it in items if _is_committed(it, committed)]
+
     def get_building(self, building_id: str) -> BuildingInfo | None:
         check_building_id(building_id)
         item = self.client.get_item(TableName=self.table, Key={"PK": {"S": f"B#{building_id}"}, "SK": {"S": "META"}},
-                                    ConsistentRead=False).get("Item")
-        if not item:
+                                    ConsistentRead=True).get("Item")
+        state = self._states({building_id: item}).get(building_id) if item else None
+        if state is None:
             return None
-        return BuildingInfo(item["b"]["S"], item["a"]["S"], tuple(sorted(item.get("ss", {}).get("SS", []))))
+        return BuildingInfo(building_id, state["a"]["S"], tuple(sorted(state.get("ss", {}).get("SS", []))))
 
     def list_buildings(self, grid_areas: Iterable[str]) -> list[BuildingInfo]:
-        out = []
+        items = []
         for area in sorted({check_grid_area(a) for a in grid_areas}):
-            for item in self._query(KeyConditionExpression="PK = :p AND begins_with(SK, :b)",
-                                    ExpressionAttributeValues={":p": {"S": f"A#{area}"}, ":b": {"S": "B#"}}):
-                out.append(BuildingInfo(item["b"]["S"], item["a"]["S"], tuple(sorted(item["ss"]["SS"]))))
+            items += self._query(KeyConditionExpression="PK = :p AND begins_with(SK, :b)", ConsistentRead=True,
+                                 ExpressionAttributeValues={":p": {"S": f"A#{area}"}, ":b": {"S": "B#"}})
+        committed = self._committed(_runs_of(items))
+        out = []
+        for item in items:
+            state = _resolve(item, committed)
+            if state is not None:
+                out.append(BuildingInfo(item["b"]["S"], state["a"]["S"], tuple(sorted(state["ss"]["SS"]))))
         return sorted(out, key=lambda b: b.building_id)
 
     @staticmethod
@@ -386,25 +483,29 @@ class DynamoDBForecastStore:
         check_series(series)
         start, end = check_range(start, end)
         items = self._query(
-            KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
+            KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b", ConsistentRead=True,
             ExpressionAttributeValues={":p": {"S": f"F#{building_id}#{series}"}, ":a": {"S": iso_z(start)},
                                        ":b": {"S": iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX}},
-            ProjectionExpression="th, y, lo, hi, it, r, mv, ot, ws")
-        return newest_per_hour(self._point(it) for it in items)
+            ProjectionExpression="th, y, lo, hi, it, r, mv, ot, ws, g")
+        return newest_per_hour(self._point(it) for it in self._visible(items))
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                          end: dt.datetime) -> list[PortfolioPoint]:
         check_series(series)
         start, end = check_range(start, end)
         lo, hi = iso_z(start), iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX
+        by_area = {area: list(self._query(KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
+                                          ConsistentRead=True,
+                                          ExpressionAttributeValues={":p": {"S": f"PA#{area}#{series}"},
+                                                                     ":a": {"S": lo}, ":b": {"S": hi}}))
+                   for area in sorted({check_grid_area(a) for a in grid_areas})}
+        committed = self._committed(_runs_of(it for items in by_area.values() for it in items))
         totals: dict[str, list[float]] = {}
-        for area in sorted({check_grid_area(a) for a in grid_areas}):
+        for items in by_area.values():
             newest: dict[str, dict[str, Any]] = {}
-            for it in self._query(KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
-                                  ExpressionAttributeValues={":p": {"S": f"PA#{area}#{series}"},
-                                                             ":a": {"S": lo}, ":b": {"S": hi}}):
+            for it in items:
                 cur = newest.get(it["th"]["S"])
-                if cur is None or _rank(it) > _rank(cur):
+                if _is_committed(it, committed) and (cur is None or _rank(it) > _rank(cur)):
                     newest[it["th"]["S"]] = it
             for hour, it in newest.items():
                 acc = totals.setdefault(hour, [0.0] * 6)
@@ -418,23 +519,55 @@ class DynamoDBForecastStore:
     def recommendations(self, grid_areas: Iterable[str], start: dt.datetime,
                         end: dt.datetime) -> list[RecommendationRow]:
         start, end = check_range(start, end)
-        rows = []
+        items = []
         lo, hi = iso_z(start), iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX
         for area in sorted({check_grid_area(a) for a in grid_areas}):
             for day in _days(start, end):
-                for it in self._query(KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b",
-                                      ExpressionAttributeValues={":p": {"S": f"RA#{area}#{day}"},
-                                                                 ":a": {"S": lo}, ":b": {"S": hi}}):
-                    rows.append(RecommendationRow(
-                        building_id=it["b"]["S"], grid_area=it["a"]["S"], kind=it["k"]["S"],
-                        timestamp_hour=parse_iso_z(it["th"]["S"]), action=it["ac"]["S"], kw=float(it["kw"]["N"]),
-                        expected_reduction_kwh=float(it["red"]["N"]), expected_saving=float(it["sav"]["N"]),
-                        run_id=it["r"]["S"], issue_time=parse_iso_z(it["it"]["S"])))
+                items += self._query(KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b", ConsistentRead=True,
+                                     ExpressionAttributeValues={":p": {"S": f"RA#{area}#{day}"},
+                                                                ":a": {"S": lo}, ":b": {"S": hi}})
         # access follows the current topology: a building that left the areas takes its old rows along
-        current = self._current(r.building_id for r in rows) if rows else {}
+        meta = self._meta(it["b"]["S"] for it in items) if items else {}
+        committed = self._committed(_runs_of([*items, *meta.values()]))
+        current = {b: st for b, st in ((b, _resolve(it, committed)) for b, it in meta.items()) if st is not None}
         wanted = {check_grid_area(a) for a in grid_areas}
         return newest_run_recommendations(
-            r for r in rows if r.building_id in current and current[r.building_id]["a"]["S"] in wanted)
+            RecommendationRow(
+                building_id=it["b"]["S"], grid_area=it["a"]["S"], kind=it["k"]["S"],
+                timestamp_hour=parse_iso_z(it["th"]["S"]), action=it["ac"]["S"], kw=float(it["kw"]["N"]),
+                expected_reduction_kwh=float(it["red"]["N"]), expected_saving=float(it["sav"]["N"]),
+                run_id=it["r"]["S"], issue_time=parse_iso_z(it["it"]["S"]))
+            for it in items if _is_committed(it, committed)
+            and it["b"]["S"] in current and current[it["b"]["S"]]["a"]["S"] in wanted)
+
+
+def _pointer_key(run_id: str) -> dict[str, Any]:
+    return {"PK": {"S": f"RUNPTR#{run_id}"}, "SK": {"S": "RUN"}}
+
+
+def _runs_of(items: Iterable[dict[str, Any]]) -> set[str]:
+    return {it["r"]["S"] for it in items if "r" in it}
+
+
+def _is_committed(item: dict[str, Any], committed: dict[str, str]) -> bool:
+    """The item belongs to the generation its run's pointer names (items without one never do)."""
+    gen = item.get("g", {}).get("S")
+    return gen is not None and committed.get(item["r"]["S"]) == gen
+
+
+_STATE = ("b", "a", "ss", "it", "r", "ot", "g", "gone")
+
+
+def _fallback(state: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``pv`` attribute: the committed state a reader uses while the new one is not committed."""
+    return {"pv": {"M": {k: state[k] for k in _STATE if k in state}}} if state is not None else {}
+
+
+def _resolve(item: dict[str, Any], committed: dict[str, str]) -> dict[str, Any] | None:
+    """The committed state of a ``META``/membership item: itself if its generation is committed, else
+    its ``pv``; None when neither exists or the state says the building left (``gone``)."""
+    state = item if _is_committed(item, committed) else item.get("pv", {}).get("M")
+    return None if not state or "gone" in state else state
 
 
 class BatchWriter:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-import math
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,6 +21,7 @@ from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS, WEATHER_S
 from edf.storage.base import ForecastRow, ForecastStore, InvalidValueError, RecommendationRow, WriteResult
 
 log = logging.getLogger(__name__)
+NAT = pd.NaT.value  # the int64 pandas stores for a missing timestamp
 
 
 def _check_columns(df: pd.DataFrame, expected: dict[str, str], what: str) -> None:
@@ -31,16 +31,35 @@ def _check_columns(df: pd.DataFrame, expected: dict[str, str], what: str) -> Non
                                 f"(expected edf.data.outputs schema: {', '.join(expected)})")
 
 
-def _utc(value: Any) -> dt.datetime:
-    ts = pd.Timestamp(value)
-    ts = ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-    return ts.to_pydatetime()
+def _utc_list(column: pd.Series) -> list[dt.datetime | None]:
+    """A timestamp column as tz-aware UTC datetimes (None for missing), converted once per distinct value.
+
+    A run has 72 target hours, one origin and one issue time: building a datetime per row (1.44 M
+    rows at 10,000 buildings) would cost more than all the rest of the row's handling.
+    """
+    values = pd.to_datetime(column, utc=True)
+    known: dict[int, dt.datetime] = {}
+    out: list[dt.datetime | None] = []
+    for ns in values.array.asi8.tolist():
+        if ns == NAT:
+            out.append(None)
+            continue
+        when = known.get(ns)
+        if when is None:
+            when = known[ns] = pd.Timestamp(ns, tz="UTC").to_pydatetime()
+        out.append(when)
+    return out
+
+
+def _text_list(column: pd.Series, default: str) -> list[str]:
+    return [v if isinstance(v, str) and v else default for v in column.tolist()]
 
 
 def forecast_rows(df: pd.DataFrame, run_id: str, model_version: str | None = None) -> list[ForecastRow]:
     """Rows from forecasts.parquet; rows of another run are refused, null yhat rows are an error.
 
-    ``model_version`` (the workflow's) fills rows whose own ``model_version`` is empty.
+    ``model_version`` (the workflow's) fills rows whose own ``model_version`` is empty. Columns are
+    converted once per chunk (not per value): the load handles 1.44 M rows for 10,000 buildings.
     """
     df = _with_weather_source(df)
     _check_columns(df, FORECAST_COLUMNS, "forecasts.parquet")
@@ -51,18 +70,18 @@ def forecast_rows(df: pd.DataFrame, run_id: str, model_version: str | None = Non
     if len(bad):
         raise InvalidValueError(f"{len(bad)} forecast row(s) have null yhat/yhat_lower/yhat_upper, e.g. "
                                 f"{bad[['building_id', 'series', 'timestamp_hour']].head(3).to_dict('records')}")
-    rows = []
-    for r in df.itertuples(index=False):
-        lead = getattr(r, "lead_hours", None)
-        rows.append(ForecastRow(
-            building_id=str(r.building_id), grid_area=str(r.grid_area), series=str(r.series),
-            timestamp_hour=_utc(r.timestamp_hour), yhat=float(r.yhat), yhat_lower=float(r.yhat_lower),
-            yhat_upper=float(r.yhat_upper), issue_time=_utc(r.issue_time), run_id=run_id,
-            model_version=str(r.model_version if isinstance(r.model_version, str) and r.model_version else (model_version or "unknown")), strategy=str(r.strategy or ""),
-            origin_time=_utc(r.origin_time) if not pd.isna(r.origin_time) else None,
-            lead_hours=int(lead) if lead is not None and not (isinstance(lead, float) and math.isnan(lead)) else None,
-            weather_source=str(r.weather_source)))
-    return rows
+    leads = [None if pd.isna(v) else int(v) for v in df["lead_hours"].tolist()]
+    columns = zip(df["building_id"].astype(str).tolist(), df["grid_area"].astype(str).tolist(),
+                  df["series"].astype(str).tolist(), _utc_list(df["timestamp_hour"]),
+                  df["yhat"].astype(float).tolist(), df["yhat_lower"].astype(float).tolist(),
+                  df["yhat_upper"].astype(float).tolist(), _utc_list(df["issue_time"]),
+                  _text_list(df["model_version"], model_version or "unknown"), _text_list(df["strategy"], ""),
+                  _utc_list(df["origin_time"]), leads, _text_list(df["weather_source"], WEATHER_SOURCE_UNKNOWN),
+                  strict=True)
+    return [ForecastRow(building_id=b, grid_area=a, series=s, timestamp_hour=t, yhat=y, yhat_lower=lo,
+                        yhat_upper=hi, issue_time=it, run_id=run_id, model_version=mv, strategy=st,
+                        origin_time=ot, lead_hours=lh, weather_source=ws)
+            for b, a, s, t, y, lo, hi, it, mv, st, ot, lh, ws in columns]
 
 
 def _with_weather_source(df: pd.DataFrame) -> pd.DataFrame:
@@ -79,13 +98,14 @@ def recommendation_rows(df: pd.DataFrame, run_id: str) -> list[RecommendationRow
     other = set(df["run_id"].astype(str)) - {run_id}
     if other:
         raise InvalidValueError(f"recommendations.parquet holds rows of run(s) {sorted(other)[:3]}, expected {run_id!r}")
-    num = ["kw", "expected_reduction_kwh", "expected_saving"]
-    df = df.assign(**{c: df[c].fillna(0.0) for c in num})
-    return [RecommendationRow(
-        building_id=str(r.building_id), grid_area=str(r.grid_area), kind=str(r.kind),
-        timestamp_hour=_utc(r.timestamp_hour), action=str(r.action), kw=float(r.kw),
-        expected_reduction_kwh=float(r.expected_reduction_kwh), expected_saving=float(r.expected_saving),
-        run_id=run_id, issue_time=_utc(r.issue_time)) for r in df.itertuples(index=False)]
+    num = {c: df[c].fillna(0.0).astype(float).tolist() for c in ("kw", "expected_reduction_kwh", "expected_saving")}
+    columns = zip(df["building_id"].astype(str).tolist(), df["grid_area"].astype(str).tolist(),
+                  df["kind"].astype(str).tolist(), _utc_list(df["timestamp_hour"]), df["action"].astype(str).tolist(),
+                  num["kw"], num["expected_reduction_kwh"], num["expected_saving"], _utc_list(df["issue_time"]),
+                  strict=True)
+    return [RecommendationRow(building_id=b, grid_area=a, kind=k, timestamp_hour=t, action=ac, kw=kw,
+                              expected_reduction_kwh=red, expected_saving=sav, run_id=run_id, issue_time=it)
+            for b, a, k, t, ac, kw, red, sav, it in columns]
 
 
 FORECAST_KEY = ("building_id", "series", "timestamp_hour")

@@ -21,11 +21,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import os
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from edf.storage.base import (
@@ -43,6 +42,7 @@ from edf.storage.base import (
     check_series,
     newest_run_recommendations,
 )
+from edf.storage.pg_roles import SecretDsn, is_auth_failure, resolve_ca_bundle, secrets_manager_loader
 
 log = logging.getLogger(__name__)
 
@@ -121,24 +121,29 @@ R_COLS = ("run_id", "building_id", "kind", "timestamp_hour", "action", "grid_are
           "expected_reduction_kwh", "expected_saving", "issue_time", "write_id")
 
 
-def dsn_from_config(cfg: Any) -> str:
-    """libpq connection string: env DSN (local/tests), else Secrets Manager credentials, else config."""
-    from psycopg.conninfo import make_conninfo
+def dsn_provider_from_config(cfg: Any) -> str | SecretDsn:
+    """Env DSN (local/tests) as is; else a provider reading the role's Secrets Manager secret.
 
+    The secret id comes from env ``EDF_PG_SECRET_ID`` (Terraform sets the reader secret on the API
+    Lambdas, the writer secret on the load) or ``edf_storage.postgres.secret_id``. TLS is
+    ``sslmode``/``sslrootcert`` from the config (verify-full with the RDS CA bundle in AWS).
+    """
     pg = cfg.edf_storage.postgres
     env_dsn = os.environ.get(pg.dsn_env)
     if env_dsn:
         return env_dsn
-    params: dict[str, Any] = {"host": pg.host, "port": pg.port, "dbname": pg.dbname, "user": pg.user,
-                              "sslmode": pg.sslmode, "connect_timeout": pg.connect_timeout_seconds}
-    if pg.secret_id:
-        import boto3
+    base: dict[str, Any] = {"host": pg.host, "port": pg.port, "dbname": pg.dbname, "user": pg.user,
+                            "sslmode": pg.sslmode, "connect_timeout": pg.connect_timeout_seconds}
+    if pg.sslmode in ("verify-ca", "verify-full"):
+        base["sslrootcert"] = resolve_ca_bundle(pg.sslrootcert)
+    secret_id = os.environ.get("EDF_PG_SECRET_ID") or pg.secret_id
+    return SecretDsn(base, secrets_manager_loader(secret_id) if secret_id else None)
 
-        secret = json.loads(boto3.client("secretsmanager").get_secret_value(SecretId=pg.secret_id)["SecretString"])
-        params.update({k: secret[k2] for k, k2 in (("user", "username"), ("password", "password"),
-                                                   ("host", "host"), ("port", "port"), ("dbname", "dbname"))
-                       if k2 in secret})
-    return make_conninfo(**params)
+
+def dsn_from_config(cfg: Any) -> str:
+    """libpq connection string: env DSN (local/tests), else Secrets Manager credentials, else config."""
+    source = dsn_provider_from_config(cfg)
+    return source if isinstance(source, str) else source()
 
 
 class PostgresForecastStore:
@@ -146,24 +151,40 @@ class PostgresForecastStore:
 
     backend = "RDS"
 
-    def __init__(self, dsn: str, schema: str = "edf"):
+    def __init__(self, dsn: str | Callable[..., str], schema: str = "edf"):
         import psycopg
         from psycopg import sql
 
         self._psycopg, self._sql = psycopg, sql
-        self.dsn = dsn
+        # A callable is asked for the DSN at the first connection and again, with refresh=True,
+        # after an authentication failure (a rotated secret); a string is used as is.
+        self._dsn_source = dsn
         self.schema = sql.Identifier(schema)
         self._conn: Any = None
+
+    @property
+    def dsn(self) -> str:
+        source = self._dsn_source
+        return source if isinstance(source, str) else source()
 
     # Lambda containers are reused: keep one connection and reopen it when it broke.
     @property
     def conn(self) -> Any:
         if self._conn is None or self._conn.closed or self._conn.broken:
-            try:
-                self._conn = self._psycopg.connect(self.dsn, autocommit=True)
-            except self._psycopg.OperationalError as exc:
-                raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
+            self._conn = self._connect()
         return self._conn
+
+    def _connect(self) -> Any:
+        try:
+            return self._psycopg.connect(self.dsn, autocommit=True)
+        except self._psycopg.OperationalError as exc:
+            if isinstance(self._dsn_source, str) or not is_auth_failure(exc):
+                raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
+            log.warning("PostgreSQL rejected the cached credentials; re-reading the secret (rotation)")
+        try:
+            return self._psycopg.connect(self._dsn_source(refresh=True), autocommit=True)
+        except self._psycopg.OperationalError as exc:
+            raise StoreError(f"cannot connect to PostgreSQL: {exc}".strip()) from None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -173,12 +194,23 @@ class PostgresForecastStore:
         return self._sql.SQL(text).format(schema=self.schema, **parts)
 
     def ensure_schema(self, create: bool = True) -> None:
-        # Idempotent DDL: always safe to run; `create` is accepted for protocol symmetry.
-        with self.conn.transaction(), self.conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_xact_lock(hashtext('edf_forecast_schema'))")
-            for statement in DDL.split(";"):
-                if statement.strip():
-                    cur.execute(self._q(statement))
+        # Idempotent DDL: always safe to run; `create` is accepted for protocol symmetry. The
+        # least-privilege roles (edf.storage.pg_roles) may not run DDL: for them the schema the
+        # bootstrap created must exist, which a zero-row read of each table proves.
+        try:
+            with self.conn.transaction(), self.conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(hashtext('edf_forecast_schema'))")
+                for statement in DDL.split(";"):
+                    if statement.strip():
+                        cur.execute(self._q(statement))
+        except self._psycopg.errors.InsufficientPrivilege:
+            try:
+                with self.conn.cursor() as cur:
+                    for table in ("forecasts", "recommendations", "buildings"):
+                        cur.execute(self._q("SELECT 1 FROM {schema}.{t} LIMIT 0", t=self._sql.Identifier(table)))
+            except self._psycopg.Error as exc:
+                raise StoreError(f"the forecast schema is missing or unreadable for this role; run the "
+                                 f"db_bootstrap Lambda: {exc}".strip()) from None
 
     def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
                   recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:

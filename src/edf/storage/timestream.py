@@ -16,12 +16,20 @@ Writes go through awswrangler, one call per chunk of at most 100 records (the ``
 limit; 10,000 rows -> 100 calls, the floor), chunks in a small thread pool. awswrangler retries
 throttling itself and *returns* rejected records instead of raising; this module maps each
 rejection back to its row, retries the transient ones and raises :class:`RejectedRecordsError`
-with counts and reasons for the rest — nothing is dropped silently. A write uses a millisecond
-clock as the record ``Version``, so re-writing a run upserts its records in place.
+with counts and reasons for the rest — nothing is dropped silently.
 
-Timestream cannot delete records: if a re-write of a run has *fewer* rows than the first write,
-the extra old records stay (reads pick the newest issue per target hour, so they only surface
-for hours the new write does not cover). The DynamoDB and PostgreSQL backends delete them.
+Atomic loads (issue 14, item 8). Timestream cannot delete records, so a write never replaces
+another's: every record carries the write's ``write_id`` (a random id, a *dimension*, so a re-write
+of a run creates new records beside the old ones), and after all of them are written one more
+single-record ``WriteRecords`` adds the run's *commit record* (measure name ``commit``, dimension
+``run_id``, measures ``committed_write_id``, ``committed_at``, counts) to the forecasts table. Every
+read keeps only records whose ``write_id`` is the ``committed_write_id`` of its run's newest commit
+(``max_by(committed_write_id, committed_at)``, a subquery in the same statement, so no extra call).
+Until the commit record lands readers see the previous write whole; a failed write is never read,
+and a re-write with fewer rows hides the rows it dropped. Superseded records stay until the
+table's retention removes them (storage, not correctness). The commit record lives in the
+forecasts table rather than in DynamoDB/SSM/S3 so the API reads it in the same query and needs no
+other service or permission; its time rules are in :meth:`TimestreamForecastStore._commit`.
 
 Queries: Timestream has no bind parameters, so every literal is checked against a strict pattern
 (:func:`_lit`) or produced from a validated ``datetime`` before it is put in the text; identifiers
@@ -36,6 +44,7 @@ import itertools
 import logging
 import re
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -65,13 +74,16 @@ WRITE_CHUNK_ROWS = 10_000  # rows turned into records at a time (bounded memory;
 _IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{3,256}$")
 _LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TRANSIENT = ("throttl", "internal", "timeout", "timed out", "try again", "unavailable")
-F_DIMS = ["building_id", "grid_area", "series", "target_hour", "run_id"]
+F_DIMS = ["building_id", "grid_area", "series", "target_hour", "run_id", "write_id"]
 F_MEASURES = ["target_time", "origin_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy",
               "weather_source"]
 # Which record wins a target hour: newest origin, then issue (record time), then run id.
 NEWEST_ORDER = "origin_time DESC NULLS LAST, time DESC, run_id DESC"
-R_DIMS = ["building_id", "grid_area", "kind", "action", "target_hour", "run_id"]
+R_DIMS = ["building_id", "grid_area", "kind", "action", "target_hour", "run_id", "write_id"]
 R_MEASURES = ["target_time", "kw", "expected_reduction_kwh", "expected_saving"]
+# The commit record (one per run and commit time, in the forecasts table): the run's committed write.
+C_DIMS = ["run_id"]
+C_MEASURES = ["committed_write_id", "committed_at", "forecasts", "recommendations"]
 
 
 def _lit(value: str) -> str:
@@ -153,7 +165,7 @@ class TimestreamForecastStore:
         import pandas as pd
 
         df = pd.DataFrame(rows, columns=["issue_time", *measures, *dims])
-        for col in ("issue_time", "target_time", "origin_time"):
+        for col in ("issue_time", "target_time", "origin_time", "committed_at"):
             if col in df.columns:
                 df[col] = pd.to_datetime(df[col], utc=True).dt.tz_localize(None)
         rejected = wr.timestream.write(
@@ -213,26 +225,57 @@ class TimestreamForecastStore:
 
     def write_run(self, run_id: str, forecasts: Iterable[ForecastRow],
                   recommendations: Iterable[RecommendationRow] | None = None) -> WriteResult:
-        stream = RunStream(run_id)
+        """Write the run's records under a new ``write_id``, then its commit record naming that write.
+
+        Records cannot be deleted, so a write never touches an earlier one's records: readers follow
+        the run's newest commit record, so until it lands they see the previous write whole, and a
+        failed write stays invisible (its records age out with the table's retention).
+        """
+        stream, write_id = RunStream(run_id), uuid.uuid4().hex
         version = int(time.time() * 1000)
-        f_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "origin_time": r.origin_time,
-                   "yhat": float(r.yhat),
-                   "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
-                   "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
-                   "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
-                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id,
-                   "weather_source": r.weather_source} for r in stream.forecast_rows(forecasts))
+        newest: list[dt.datetime] = []
+
+        def f_rows() -> Iterator[dict[str, Any]]:
+            for r in stream.forecast_rows(forecasts):
+                if not newest or r.issue_time > newest[0]:
+                    newest[:] = [r.issue_time]
+                yield {"issue_time": r.issue_time, "target_time": r.timestamp_hour, "origin_time": r.origin_time,
+                       "yhat": float(r.yhat), "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
+                       "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
+                       "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
+                       "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id, "write_id": write_id,
+                       "weather_source": r.weather_source}
+
         r_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
                    "expected_reduction_kwh": float(r.expected_reduction_kwh),
                    "expected_saving": float(r.expected_saving), "building_id": r.building_id,
                    "grid_area": r.grid_area, "kind": r.kind, "action": r.action,
-                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id}
+                   "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id, "write_id": write_id}
                   for r in stream.recommendation_rows(recommendations))
-        nf, calls = self._write_stream(self.table, f_rows, F_DIMS, F_MEASURES, "forecast", version)
+        nf, calls = self._write_stream(self.table, f_rows(), F_DIMS, F_MEASURES, "forecast", version)
         nr, calls_r = self._write_stream(self.rec_table, r_rows, R_DIMS, R_MEASURES, "recommendation", version)
         stream.check_duplicates()
+        self._commit(run_id, write_id, stream, newest[0] if newest else None)
         return WriteResult(forecasts_written=nf, recommendations_written=nr, backend=self.backend,
-                           calls=calls + calls_r)
+                           calls=calls + calls_r + 1)
+
+    def _commit(self, run_id: str, write_id: str, stream: RunStream, newest: dt.datetime | None) -> None:
+        """One single-record WriteRecords: the moment the run changes for readers.
+
+        The record's time is the run's newest issue time, never earlier than the run's previous commit
+        record: every record a read window can meet was issued before its run's commit time, so a
+        read bounds its commit lookup by its own issue window (``time >= start - max_lead``), and the
+        newest commit of a run is always inside that bound when an older one is. A second commit at the
+        same time replaces the first (same dimensions and time, higher ``Version``).
+        """
+        now = dt.datetime.now(dt.UTC)
+        last = self.query(f"SELECT max(time) AS t FROM {self._from(self.table)} WHERE measure_name = 'commit'"
+                          f" AND run_id = {_lit(run_id)} AND {self._recent()}")
+        previous = _parse_time(last[0]["t"]) if last and last[0].get("t") else None
+        at = max((t for t in (newest, previous) if t is not None), default=now)
+        row = {"issue_time": at, "committed_write_id": write_id, "committed_at": now,
+               "forecasts": stream.forecasts, "recommendations": stream.recommendations, "run_id": run_id}
+        self._write_rows(self.table, [row], C_DIMS, C_MEASURES, "commit", int(time.time() * 1000))
 
     # ---------------------------------------------------------------- reads
     def query(self, sql: str) -> list[dict[str, Any]]:
@@ -263,6 +306,15 @@ class TimestreamForecastStore:
     def _recent(self) -> str:
         return f"time >= ago({int(self.retention_days)}d)"
 
+    def _committed(self, since: str) -> str:
+        """Only records of their run's committed write: the write its newest commit record names.
+
+        ``since`` bounds the commit records read (a read's own issue-time bound is valid: see
+        :meth:`_commit`). Write ids are unique, so the run need not be matched too.
+        """
+        return (f"write_id IN (SELECT max_by(committed_write_id, committed_at) FROM {self._from(self.table)}"
+                f" WHERE measure_name = 'commit' AND time >= {since} GROUP BY run_id)")
+
     def building_series_sql(self, building_id: str, series: str, start: dt.datetime, end: dt.datetime) -> str:
         check_building_id(building_id)
         check_series(series)
@@ -276,6 +328,7 @@ class TimestreamForecastStore:
             f" AND building_id = {_lit(building_id)} AND series = {_lit(series)}"
             f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
             f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}"
+            f" AND {self._committed(_ts(start - self.max_lead))}"
             ") WHERE rn = 1 ORDER BY target_hour")
 
     def building_series(self, building_id: str, series: str, start: dt.datetime,
@@ -297,7 +350,8 @@ class TimestreamForecastStore:
         in_areas = f"grid_area IN ({', '.join(_lit(a) for a in areas)})"
         window = (f"measure_name = 'forecast' AND series = {_lit(series)}"
                   f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
-                  f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}")
+                  f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}"
+                  f" AND {self._committed(_ts(start - self.max_lead))}")
         # each candidate building's winning record per hour over all its areas, then the area filter:
         # a building that moved is counted once, in the area of the record that wins the hour
         return (
@@ -321,7 +375,7 @@ class TimestreamForecastStore:
     def current_buildings_sql(self, candidates: str, areas: list[str] | None) -> str:
         """Buildings in ``candidates`` (a subquery of ids) with their *current* area (that of their
         newest-origin record) and series; only those currently in ``areas`` when given."""
-        recent = f"measure_name = 'forecast' AND {self._recent()}"
+        recent = f"measure_name = 'forecast' AND {self._recent()} AND {self._committed(f'ago({int(self.retention_days)}d)')}"
         keep = f" WHERE c.grid_area IN ({', '.join(_lit(a) for a in areas)})" if areas is not None else ""
         return (
             f"WITH recs AS (SELECT building_id, grid_area, series, origin_time, time, run_id"
@@ -337,7 +391,8 @@ class TimestreamForecastStore:
         if not areas:
             return []
         candidates = (f"SELECT DISTINCT building_id FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
-                      f" AND {self._recent()} AND grid_area IN ({', '.join(_lit(a) for a in areas)})")
+                      f" AND {self._recent()} AND grid_area IN ({', '.join(_lit(a) for a in areas)})"
+                      f" AND {self._committed(f'ago({int(self.retention_days)}d)')}")
         rows = self.query(self.current_buildings_sql(candidates, areas))
         return [BuildingInfo(r["building_id"], r["grid_area"], tuple(sorted(r["series"] or []))) for r in rows]
 
@@ -356,7 +411,8 @@ class TimestreamForecastStore:
         in_areas = f"grid_area IN ({', '.join(_lit(a) for a in areas)})"
         window = (f"measure_name = 'recommendation' AND {in_areas}"
                   f" AND time BETWEEN {_ts(start - self.max_lead)} AND {_ts(end)}"
-                  f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}")
+                  f" AND target_time >= {_ts(start)} AND target_time < {_ts(end)}"
+                  f" AND {self._committed(_ts(start - self.max_lead))}")
         current = self.current_buildings_sql(
             f"SELECT DISTINCT building_id FROM {self._from(self.rec_table)} WHERE {window}", areas)
         # only buildings whose current area is asked for: one that moved away takes its rows along

@@ -1,7 +1,8 @@
 # The forecast store for the configured forecast_db_type (exactly one of the three is
 # created). Key and table designs mirror src/edf/storage/ (DynamoDB: PK/SK with the ByRun index
 # and the expires_at TTL — portfolio totals are items of the base table, written at load time; Timestream: forecasts and recommendations tables;
-# PostgreSQL: the schema is created by the application on first connection).
+# PostgreSQL: the schema, a read-only and a writer role are created by the db_bootstrap Lambda,
+# which stores each role's credentials in its own secret below).
 
 locals {
   is_timestream = var.db_type == "TIMESTREAM"
@@ -209,6 +210,18 @@ resource "aws_iam_role_policy_attachment" "rds_monitoring" {
   count      = local.is_rds ? 1 : 0
   role       = aws_iam_role.rds_monitoring[0].name
   policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+}
+
+# One secret per least-privilege role (edf.storage.pg_roles). Terraform creates them empty: the
+# db_bootstrap Lambda generates the passwords and writes {username, password, host, port, dbname},
+# so no database password ever enters the Terraform state.
+resource "aws_secretsmanager_secret" "db_role" {
+  # checkov:skip=CKV2_AWS_57: rotated by re-invoking the db_bootstrap Lambda (new passwords, then the secrets); clients re-read the secret after an authentication failure
+  for_each    = local.is_rds ? var.rds_role_secret_names : {}
+  name        = each.value
+  description = "EDF forecast PostgreSQL credentials of the ${each.key} role (written by the db_bootstrap Lambda)"
+  kms_key_id  = var.kms_key_arn
+  tags        = var.tags
 }
 
 data "aws_partition" "current" {}

@@ -32,3 +32,13 @@ output "rds_client_security_group_id" {
   description = "Security group the Lambdas use to reach PostgreSQL (null unless RDS)."
   value       = try(aws_security_group.clients[0].id, null)
 }
+
+output "rds_role_secret_arns" {
+  description = "Secret ARNs of the reader and writer roles (empty unless RDS)."
+  value       = { for k, v in aws_secretsmanager_secret.db_role : k => v.arn }
+}
+
+output "rds_port" {
+  description = "PostgreSQL port (null unless RDS)."
+  value       = try(aws_db_instance.this[0].port, null)
+}

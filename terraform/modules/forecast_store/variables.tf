@@ -112,3 +112,9 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "rds_role_secret_names" {
+  description = "Secrets Manager names of the least-privilege PostgreSQL roles' credentials, by role (reader, writer)."
+  type        = map(string)
+  default     = {}
+}

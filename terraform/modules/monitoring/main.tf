@@ -31,6 +31,104 @@ resource "aws_cloudwatch_metric_alarm" "sfn_failed" {
   tags                = var.tags
 }
 
+resource "aws_cloudwatch_metric_alarm" "sfn_timed_out" {
+  # An execution timeout is not catchable, so NotifyFailureEDF never runs: this alarm is the page.
+  for_each            = var.state_machine_arns
+  alarm_name          = "${var.name_prefix}-${each.key}-executions-timed-out"
+  alarm_description   = "Step Functions ${each.key} had an execution that exceeded its TimeoutSeconds."
+  namespace           = "AWS/States"
+  metric_name         = "ExecutionsTimedOut"
+  dimensions          = { StateMachineArn = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+# "No successful daily run by HH:00 UTC". Hourly sums of ExecutionsSucceeded, missing hours filled
+# with 0; an hour counts as breaching when it lies at or before the deadline hour and had no success.
+# N = deadline consecutive breaching hours are only possible for the window 00..HH-1 (or 01..HH when
+# the partial current hour is included), because any hour after the deadline is never breaching.
+# The alarm thus fires once, just after the deadline, and clears an hour later.
+resource "aws_cloudwatch_metric_alarm" "daily_run_missing" {
+  alarm_name          = "${var.name_prefix}-inference-no-success-by-${format("%02d", var.success_deadline_hour_utc)}00utc"
+  alarm_description   = "No successful inference execution today by ${format("%02d", var.success_deadline_hour_utc)}:00 UTC (config edf_inference.alarms.success_deadline_hour_utc)."
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  threshold           = 1
+  evaluation_periods  = var.success_deadline_hour_utc
+  datapoints_to_alarm = var.success_deadline_hour_utc
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+
+  metric_query {
+    id = "succeeded"
+    metric {
+      namespace   = "AWS/States"
+      metric_name = "ExecutionsSucceeded"
+      dimensions  = { StateMachineArn = var.daily_state_machine_arn }
+      period      = 3600
+      stat        = "Sum"
+    }
+  }
+
+  metric_query {
+    id         = "filled"
+    expression = "FILL(succeeded, 0)"
+  }
+
+  metric_query {
+    id          = "missing"
+    expression  = "IF(HOUR(filled) <= ${var.success_deadline_hour_utc} AND filled == 0, 1, 0)"
+    label       = "hour up to the deadline without a successful run"
+    return_data = true
+  }
+
+  tags = var.tags
+}
+
+# The inference features job puts the age of the newest processed hour at each run. No datapoint
+# for a day means nobody vouched for the data (the job did not run): treated as breaching.
+resource "aws_cloudwatch_metric_alarm" "processed_data_age" {
+  alarm_name          = "${var.name_prefix}-processed-data-older-than-${var.processed_data_max_age_hours}h"
+  alarm_description   = "Newest processed_edf_data hour older than ${var.processed_data_max_age_hours} h at the daily run, or no run reported it (config edf_inference.alarms.processed_data_max_age_hours)."
+  namespace           = var.inputs_namespace
+  metric_name         = "ProcessedDataAgeHours"
+  dimensions          = { Environment = var.environment }
+  statistic           = "Maximum"
+  period              = 86400
+  evaluation_periods  = 1
+  threshold           = var.processed_data_max_age_hours
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "breaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  for_each            = var.dead_letter_queue_names
+  alarm_name          = "${var.name_prefix}-${each.key}-dead-letters"
+  alarm_description   = "Undelivered ${each.key} invocations in ${each.value}: the target was never started."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = each.value }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = local.actions
+  ok_actions          = local.actions
+  tags                = var.tags
+}
+
 resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
   for_each            = var.lambda_function_names
   alarm_name          = "${var.name_prefix}-${each.key}-errors"

@@ -109,3 +109,39 @@ variable "weather_latency_p90_ms" {
   type        = number
   default     = 5000
 }
+
+variable "daily_state_machine_arn" {
+  description = "The daily (inference) state machine whose success the deadline alarm expects."
+  type        = string
+}
+
+variable "success_deadline_hour_utc" {
+  description = "UTC hour by which a successful execution of the daily state machine must exist (1-23)."
+  type        = number
+
+  validation {
+    condition     = var.success_deadline_hour_utc >= 1 && var.success_deadline_hour_utc <= 23
+    error_message = "success_deadline_hour_utc must be an hour from 1 to 23 (one alarm evaluation spans at most a day)."
+  }
+}
+
+variable "inputs_namespace" {
+  description = "Namespace of ProcessedDataAgeHours, put by the inference features job (config edf_inference.alarms.metrics_namespace)."
+  type        = string
+}
+
+variable "environment" {
+  description = "Environment suffix: the Environment dimension of ProcessedDataAgeHours."
+  type        = string
+}
+
+variable "processed_data_max_age_hours" {
+  description = "Alarm when the newest processed hour is older than this at the daily run."
+  type        = number
+}
+
+variable "dead_letter_queue_names" {
+  description = "SQS dead-letter queues to alarm on (any visible message), by short name."
+  type        = map(string)
+  default     = {}
+}

@@ -16,6 +16,10 @@ locals {
   account_id  = data.aws_caller_identity.current.account_id
   partition   = data.aws_partition.current.partition
   zip_dir     = coalesce(var.lambda_zip_dir, "${local.repo_root}/build/lambda")
+  # the edf wheel of the Glue feature job (`make package` builds it into build/glue)
+  glue_wheel_dir = coalesce(var.glue_wheel_dir, "${local.repo_root}/build/glue")
+  # one wheel, or a path that does not exist so the module's validation says to build it
+  glue_wheel  = coalesce(one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl")), "edf-wheel-missing.whl")
   functions   = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
   db_type     = upper(coalesce(var.forecast_db_type, local.cfg.edf_inference.forecast_db_type))
   storage_cfg = local.cfg.edf_storage
@@ -39,6 +43,9 @@ locals {
     dynamodb_table            = "${local.storage_cfg.dynamodb_table_base}-${local.suffix}"
     api                       = "${local.cfg.project_name}-edf-api-${local.suffix}"
     weather_secret            = "${local.cfg.project_name}/edf/weather-provider-api-key-${local.suffix}"
+    db_reader_secret          = "${local.cfg.project_name}/edf/forecast-db-reader-${local.suffix}"
+    db_writer_secret          = "${local.cfg.project_name}/edf/forecast-db-writer-${local.suffix}"
+    db_bootstrap_function     = "${local.cfg.project_name}-edf-db-bootstrap-${local.suffix}"
     kms_alias                 = "${local.cfg.project_name}-edf-inference-${local.suffix}"
     model_package_group       = "${local.cfg.edf_model_package_group_name_base}-${local.suffix}"
     monitoring_prefix         = "${local.cfg.project_name}-edf-${local.suffix}"
@@ -88,10 +95,7 @@ locals {
       resources = ["*"]
     }] : [],
     local.db_type == "RDS" ? [{
-      sid       = "DatabaseCredentials"
-      actions   = ["secretsmanager:GetSecretValue"]
-      resources = [module.store.rds_secret_arn]
-      }, {
+      # Database credentials: each function reads only its role's secret (aws_iam_role_policy.db_credentials).
       # Lambda ENIs in the private subnets; these EC2 actions have no resource-level scope.
       sid       = "VpcNetworkInterfaces"
       actions   = ["ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses"]
@@ -108,6 +112,19 @@ locals {
     actions   = local.store_actions[local.db_type].read
     resources = local.store_table_arns
   }])
+  # ---- least-privilege PostgreSQL roles (edf.storage.pg_roles): the API Lambdas and the accuracy
+  # monitor read with the reader role, the load writes with the writer role; only the db_bootstrap
+  # Lambda reads the RDS master secret. Secret ARNs by name pattern (Secrets Manager appends 6 chars).
+  db_role_secrets = local.db_type == "RDS" ? { reader = local.names.db_reader_secret, writer = local.names.db_writer_secret } : {}
+  db_secret_arn   = { for role, name in local.db_role_secrets : role => "arn:${local.partition}:secretsmanager:${local.region}:${local.account_id}:secret:${name}-??????" }
+  pg_env = {
+    reader = local.db_type == "RDS" ? { EDF_PG_SECRET_ID = local.names.db_reader_secret } : {}
+    writer = local.db_type == "RDS" ? { EDF_PG_SECRET_ID = local.names.db_writer_secret } : {}
+  }
+  db_credential_roles = local.db_type != "RDS" ? {} : merge(
+    { load_forecasts = "writer", b2b_api = "reader", b2c_api = "reader" },
+    var.enable_accuracy_monitor ? { accuracy_monitor = "reader" } : {},
+  )
   vpc_subnets = local.db_type == "RDS" ? var.private_subnet_ids : []
   vpc_sgs     = local.db_type == "RDS" ? [module.store.rds_client_security_group_id] : []
 
@@ -146,19 +163,20 @@ module "kms" {
 
 # ---------------------------------------------------------------- forecast store
 module "store" {
-  source               = "../../modules/forecast_store"
-  db_type              = local.db_type
-  name                 = local.names.forecast_db
-  timestream_tables    = [local.names.timestream_forecasts, local.names.timestream_recommendation]
-  dynamodb_table_name  = local.names.dynamodb_table
-  kms_key_arn          = module.kms.key_arn
-  retention_days       = var.forecast_retention_days
-  rejected_data_bucket = local.processed_bucket
-  deletion_protection  = var.store_deletion_protection
-  vpc_id               = var.vpc_id
-  vpc_cidr             = var.vpc_cidr
-  private_subnet_ids   = var.private_subnet_ids
-  rds_db_name          = local.storage_cfg.postgres.dbname
+  source                = "../../modules/forecast_store"
+  db_type               = local.db_type
+  name                  = local.names.forecast_db
+  timestream_tables     = [local.names.timestream_forecasts, local.names.timestream_recommendation]
+  dynamodb_table_name   = local.names.dynamodb_table
+  kms_key_arn           = module.kms.key_arn
+  retention_days        = var.forecast_retention_days
+  rejected_data_bucket  = local.processed_bucket
+  deletion_protection   = var.store_deletion_protection
+  vpc_id                = var.vpc_id
+  vpc_cidr              = var.vpc_cidr
+  private_subnet_ids    = var.private_subnet_ids
+  rds_db_name           = local.storage_cfg.postgres.dbname
+  rds_role_secret_names = local.db_role_secrets
 }
 
 resource "aws_secretsmanager_secret" "weather_api_key" {
@@ -221,6 +239,12 @@ module "create_sagemaker_model" {
       resources = local.model_package_arns
     },
     {
+      # glue:startJobRun.sync starts the run and polls it (GetJobRun), stopping it if the task is aborted.
+      sid       = "RunFeatureJob"
+      actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+      resources = [module.features_job.job_arn]
+    },
+    {
       sid       = "PassJobRole"
       actions   = ["iam:PassRole"]
       resources = [var.sagemaker_execution_role_arn]
@@ -243,7 +267,7 @@ module "load_forecasts" {
   log_retention_days = var.log_retention_days
   subnet_ids         = local.vpc_subnets
   security_group_ids = local.vpc_sgs
-  environment        = local.store_env
+  environment        = merge(local.store_env, local.pg_env.writer)
   policy_statements = concat(local.store_write_statements, [
     {
       sid       = "ReadRunOutputs"
@@ -270,7 +294,7 @@ module "api_function" {
   log_retention_days = var.log_retention_days
   subnet_ids         = local.vpc_subnets
   security_group_ids = local.vpc_sgs
-  environment = merge(local.store_env, {
+  environment = merge(local.store_env, local.pg_env.reader, {
     EDF_TENANT_REGISTRY     = local.tenant_registry
     POWERTOOLS_SERVICE_NAME = "edf-${replace(each.key, "_", "-")}"
   })
@@ -304,7 +328,7 @@ module "accuracy_monitor" {
   log_retention_days = var.log_retention_days
   subnet_ids         = local.vpc_subnets
   security_group_ids = local.vpc_sgs
-  environment = merge(local.store_env, {
+  environment = merge(local.store_env, local.pg_env.reader, {
     EDF_TRAINING_STATE_MACHINE_ARN = var.training_state_machine_arn
     EDF_ALERTS_TOPIC_ARN           = var.alerts_topic_arn
     POWERTOOLS_SERVICE_NAME        = "edf-accuracy-monitor"
@@ -350,6 +374,110 @@ module "accuracy_monitor" {
   ])
 }
 
+# ---------------------------------------------------------------- inference feature job (AWS Glue 5.0)
+module "features_job" {
+  source                    = "../../modules/glue_features_job"
+  job_name                  = "${local.cfg.edf_spark.features_job_base}-inference-${local.suffix}"
+  mode                      = "inference"
+  glue_version              = local.cfg.edf_spark.glue_version
+  worker_type               = local.cfg.edf_spark.inference.worker_type
+  number_of_workers         = local.cfg.edf_spark.inference.number_of_workers
+  timeout_minutes           = local.cfg.edf_spark.timeout_minutes
+  additional_python_modules = local.cfg.edf_spark.additional_python_modules
+  script_path               = "${local.repo_root}/src/edf/jobs/glue_features.py"
+  wheel_path                = "${local.glue_wheel_dir}/${local.glue_wheel}"
+  scripts_bucket            = local.scripts_bucket
+  processed_bucket          = local.processed_bucket
+  raw_bucket                = local.raw_bucket
+  config_object_key         = var.config_object_key
+  kms_key_arn               = module.kms.key_arn
+  data_kms_key_arns         = var.data_kms_key_arns
+  tags                      = local.tags
+}
+
+# ---------------------------------------------------------------- database roles (RDS only)
+locals {
+  db_role_of_function = {
+    load_forecasts   = module.load_forecasts.role_name
+    b2b_api          = module.api_function["b2b_api"].role_name
+    b2c_api          = module.api_function["b2c_api"].role_name
+    accuracy_monitor = var.enable_accuracy_monitor ? module.accuracy_monitor[0].role_name : ""
+  }
+}
+
+resource "aws_iam_role_policy" "db_credentials" {
+  for_each = local.db_credential_roles
+  name     = "${local.db_role_of_function[each.key]}-db-${each.value}"
+  role     = local.db_role_of_function[each.key]
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid      = "DatabaseCredentials${title(each.value)}"
+      Effect   = "Allow"
+      Action   = ["secretsmanager:GetSecretValue"]
+      Resource = [local.db_secret_arn[each.value]]
+    }]
+  })
+}
+
+# The one-shot migration (edf.storage.pg_bootstrap.handle_bootstrap): schema, reader and writer roles,
+# their grants and passwords. The only holder of the RDS master secret; invoked by Terraform once
+# per database (re-invoke it to rotate both role passwords).
+module "db_bootstrap" {
+  count              = local.db_type == "RDS" ? 1 : 0
+  source             = "../../modules/lambda_function"
+  function_name      = local.names.db_bootstrap_function
+  description        = "Creates the forecast schema and the least-privilege PostgreSQL roles; writes their secrets"
+  zip_path           = "${local.zip_dir}/db_bootstrap.zip"
+  source_code_hash   = filebase64sha256("${local.zip_dir}/db_bootstrap.zip")
+  memory_mb          = 256
+  timeout_seconds    = 120
+  kms_key_arn        = module.kms.key_arn
+  layers             = local.layers_for.db_bootstrap
+  log_retention_days = var.log_retention_days
+  subnet_ids         = local.vpc_subnets
+  security_group_ids = local.vpc_sgs
+  environment = {
+    EDF_CONFIG_URI          = local.config_uri
+    EDF_PG_MASTER_SECRET_ID = coalesce(module.store.rds_secret_arn, "none")
+    EDF_PG_READER_SECRET_ID = local.names.db_reader_secret
+    EDF_PG_WRITER_SECRET_ID = local.names.db_writer_secret
+    EDF_PG_HOST             = coalesce(module.store.rds_endpoint, "none")
+    EDF_PG_PORT             = tostring(coalesce(module.store.rds_port, 5432))
+    EDF_PG_DBNAME           = local.storage_cfg.postgres.dbname
+    EDF_PG_SCHEMA           = local.storage_cfg.postgres.schema_name
+    EDF_FORECAST_DB_TYPE    = local.db_type
+  }
+  policy_statements = concat(local.store_common, [
+    {
+      sid       = "MasterCredentials"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [coalesce(module.store.rds_secret_arn, "none")]
+    },
+    {
+      sid       = "WriteRoleCredentials"
+      actions   = ["secretsmanager:PutSecretValue"]
+      resources = values(local.db_secret_arn)
+    },
+    {
+      sid       = "SecretKeys"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [module.kms.key_arn]
+    },
+    local.read_config,
+  ])
+}
+
+resource "aws_lambda_invocation" "db_bootstrap" {
+  count         = local.db_type == "RDS" ? 1 : 0
+  function_name = module.db_bootstrap[0].function_name
+  input         = jsonencode({ action = "bootstrap" })
+  triggers = {
+    database = module.store.rds_endpoint
+    secrets  = join(",", values(module.store.rds_role_secret_arns))
+  }
+}
+
 # ---------------------------------------------------------------- inference workflow
 module "inference_workflow" {
   source      = "../../modules/state_machine"
@@ -359,8 +487,7 @@ module "inference_workflow" {
     alerts_topic_arn                    = var.alerts_topic_arn
     config_uri                          = local.config_uri
     create_sagemaker_model_function_arn = module.create_sagemaker_model.arn
-    feature_instance_count              = local.cfg.edf_inference.feature_eng_instance_count
-    feature_instance_type               = local.cfg.edf_inference.feature_eng_instance_type
+    features_inference_job_name         = module.features_job.job_name
     forecast_horizon_hours              = local.cfg.edf_inference.forecast_horizon_hours
     forecast_instance_count             = local.cfg.edf_inference.forecast_gen_instance_count
     forecast_instance_type              = local.cfg.edf_inference.forecast_gen_instance_type
@@ -448,11 +575,17 @@ resource "aws_iam_role_policy" "scheduler" {
         Action   = ["states:StartExecution"]
         Resource = [module.inference_workflow.arn]
         }, {
-        # The schedules are encrypted with the stack key; Scheduler decrypts them as this role.
+        # The schedules and the dead-letter queue are encrypted with the stack key; Scheduler
+        # decrypts the schedules and encrypts dead letters as this role.
         Sid      = "ScheduleKey"
         Effect   = "Allow"
-        Action   = ["kms:Decrypt"]
+        Action   = ["kms:Decrypt", "kms:GenerateDataKey"]
         Resource = [module.kms.key_arn]
+        }, {
+        Sid      = "DeadLetters"
+        Effect   = "Allow"
+        Action   = ["sqs:SendMessage"]
+        Resource = [aws_sqs_queue.scheduler_dlq.arn]
       }],
       var.enable_accuracy_monitor ? [{
         Sid      = "RunAccuracyMonitor"
@@ -461,6 +594,31 @@ resource "aws_iam_role_policy" "scheduler" {
         Resource = [module.accuracy_monitor[0].arn]
       }] : [],
     )
+  })
+}
+
+# Invocations the Scheduler could not deliver after its retries (StartExecution throttled, role or
+# key misconfigured, state machine deleted) land here instead of vanishing; an alarm watches it.
+resource "aws_sqs_queue" "scheduler_dlq" {
+  name                              = "${local.names.scheduler}-dlq"
+  kms_master_key_id                 = module.kms.key_arn
+  kms_data_key_reuse_period_seconds = 300
+  message_retention_seconds         = 1209600 # 14 days, the SQS maximum: time to inspect and replay
+  tags                              = local.tags
+}
+
+resource "aws_sqs_queue_policy" "scheduler_dlq" {
+  queue_url = aws_sqs_queue.scheduler_dlq.id
+  policy = jsonencode({
+    Version = "2012-10-17"
+    Statement = [{
+      Sid       = "DenyInsecureTransport"
+      Effect    = "Deny"
+      Principal = "*"
+      Action    = "sqs:*"
+      Resource  = aws_sqs_queue.scheduler_dlq.arn
+      Condition = { Bool = { "aws:SecureTransport" = "false" } }
+    }]
   })
 }
 
@@ -484,6 +642,10 @@ resource "aws_scheduler_schedule" "daily_inference" {
     retry_policy {
       maximum_retry_attempts = 2
     }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.scheduler_dlq.arn
+    }
   }
 }
 
@@ -506,6 +668,10 @@ resource "aws_scheduler_schedule" "accuracy_monitor" {
 
     retry_policy {
       maximum_retry_attempts = 2
+    }
+
+    dead_letter_config {
+      arn = aws_sqs_queue.scheduler_dlq.arn
     }
   }
 }
@@ -562,6 +728,13 @@ module "monitoring" {
   accuracy_namespace = local.mon.metrics_namespace
   serving_namespace  = local.cfg.edf_serving.metrics_namespace
   lead_buckets       = local.lead_buckets
+  # The daily run: succeeded by the deadline hour, inputs fresh, schedule delivered.
+  daily_state_machine_arn      = module.inference_workflow.arn
+  success_deadline_hour_utc    = local.cfg.edf_inference.alarms.success_deadline_hour_utc
+  inputs_namespace             = local.cfg.edf_inference.alarms.metrics_namespace
+  environment                  = local.suffix
+  processed_data_max_age_hours = local.cfg.edf_inference.alarms.processed_data_max_age_hours
+  dead_letter_queue_names      = { scheduler = aws_sqs_queue.scheduler_dlq.name }
   # The drift policy's bad-day thresholds: an alarm fires on the first bad day, retraining after N.
   max_cv_rmse_pct = local.mon.drift.max_cv_rmse_pct
   min_coverage    = local.mon.drift.min_coverage

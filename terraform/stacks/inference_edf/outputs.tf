@@ -62,3 +62,8 @@ output "weather_fetch_schedule_name" {
   description = "EventBridge Scheduler schedule of the weather fetcher (null when disabled)."
   value       = local.weather_enabled ? aws_scheduler_schedule.weather_fetch[0].name : null
 }
+
+output "features_job_name" {
+  description = "AWS Glue job of FeatureEngineeringInferenceEDF."
+  value       = module.features_job.job_name
+}

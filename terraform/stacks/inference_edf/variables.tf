@@ -46,6 +46,12 @@ variable "config_object_key" {
   default     = "config/edf_config.yaml"
 }
 
+variable "glue_wheel_dir" {
+  description = "Directory holding the edf wheel (edf-<version>-py3-none-any.whl) of the Glue feature job; default build/glue."
+  type        = string
+  default     = null
+}
+
 variable "lambda_zip_dir" {
   description = "Directory of the zips `make package` builds."
   type        = string

@@ -14,7 +14,11 @@ locals {
   account_id  = data.aws_caller_identity.current.account_id
   partition   = data.aws_partition.current.partition
   zip_dir     = coalesce(var.lambda_zip_dir, "${local.repo_root}/build/lambda")
-  functions   = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
+  # the edf wheel of the Glue feature job (`make package` builds it into build/glue)
+  glue_wheel_dir = coalesce(var.glue_wheel_dir, "${local.repo_root}/build/glue")
+  # one wheel, or a path that does not exist so the module's validation says to build it
+  glue_wheel = coalesce(one(fileset(local.glue_wheel_dir, "edf-*-py3-none-any.whl")), "edf-wheel-missing.whl")
+  functions  = jsondecode(file("${local.repo_root}/src/edf/packaging/functions.json"))
 
   names = {
     ecr_repo            = "${local.cfg.ecr_repo_name_edf_base}-${local.suffix}"
@@ -108,19 +112,63 @@ resource "aws_ecr_repository" "edf" {
   }
 }
 
+# Tags (bitbucket-pipelines.yml): CI pushes pr-<id>-<sha> for pull requests, branch-<sha> for other
+# branches and git-<sha> for main; CD promotes a tested git-<sha> image by retagging it
+# release-<sha> (no rebuild) and the stack trains with it, so every model package references a
+# release-* image. release-* images are never expired (no rule selects them): an approved model's
+# image cannot disappear. Only scratch images expire. Several prefixes in one tagPrefixList would
+# select images carrying all of them, hence one rule per prefix.
 resource "aws_ecr_lifecycle_policy" "edf" {
   repository = aws_ecr_repository.edf.name
   policy = jsonencode({
-    rules = [{
-      rulePriority = 1
-      description  = "Keep the newest ${var.ecr_keep_images} images"
-      selection = {
-        tagStatus   = "any"
-        countType   = "imageCountMoreThan"
-        countNumber = var.ecr_keep_images
-      }
-      action = { type = "expire" }
-    }]
+    rules = [
+      {
+        rulePriority = 1
+        description  = "Pull-request images: ${var.ecr_scratch_image_days} days"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["pr-"]
+          countType     = "sinceImagePushed"
+          countUnit     = "days"
+          countNumber   = var.ecr_scratch_image_days
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 2
+        description  = "Branch images: ${var.ecr_scratch_image_days} days"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["branch-"]
+          countType     = "sinceImagePushed"
+          countUnit     = "days"
+          countNumber   = var.ecr_scratch_image_days
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 3
+        description  = "Main-branch candidates not (yet) promoted: keep the newest ${var.ecr_keep_images}"
+        selection = {
+          tagStatus     = "tagged"
+          tagPrefixList = ["git-"]
+          countType     = "imageCountMoreThan"
+          countNumber   = var.ecr_keep_images
+        }
+        action = { type = "expire" }
+      },
+      {
+        rulePriority = 4
+        description  = "Untagged layers of superseded pushes: 1 day"
+        selection = {
+          tagStatus   = "untagged"
+          countType   = "sinceImagePushed"
+          countUnit   = "days"
+          countNumber = 1
+        }
+        action = { type = "expire" }
+      },
+    ]
   })
 }
 
@@ -264,6 +312,27 @@ module "register_model" {
   ]
 }
 
+# ---------------------------------------------------------------- training feature job (AWS Glue 5.0)
+module "features_job" {
+  source                    = "../../modules/glue_features_job"
+  job_name                  = "${local.cfg.edf_spark.features_job_base}-training-${local.suffix}"
+  mode                      = "training"
+  glue_version              = local.cfg.edf_spark.glue_version
+  worker_type               = local.cfg.edf_spark.training.worker_type
+  number_of_workers         = local.cfg.edf_spark.training.number_of_workers
+  timeout_minutes           = local.cfg.edf_spark.timeout_minutes
+  additional_python_modules = local.cfg.edf_spark.additional_python_modules
+  script_path               = "${local.repo_root}/src/edf/jobs/glue_features.py"
+  wheel_path                = "${local.glue_wheel_dir}/${local.glue_wheel}"
+  scripts_bucket            = local.scripts_bucket
+  processed_bucket          = local.processed_bucket
+  raw_bucket                = local.raw_bucket
+  config_object_key         = var.config_object_key
+  kms_key_arn               = module.kms.key_arn
+  data_kms_key_arns         = var.data_kms_key_arns
+  tags                      = local.tags
+}
+
 # ---------------------------------------------------------------- training workflow
 module "training_workflow" {
   source      = "../../modules/state_machine"
@@ -275,8 +344,7 @@ module "training_workflow" {
     default_strategy            = lower(local.cfg.edf_training.default_strategy)
     evaluation_instance_count   = local.cfg.edf_evaluation.instance_count
     evaluation_instance_type    = local.cfg.edf_evaluation.instance_type
-    feature_instance_count      = local.cfg.edf_inference.feature_eng_instance_count
-    feature_instance_type       = local.cfg.edf_inference.feature_eng_instance_type
+    features_training_job_name  = module.features_job.job_name
     image_uri                   = local.image_uri
     job_volume_size_gb          = var.job_volume_size_gb
     max_runtime_seconds         = local.cfg.edf_training.max_runtime_seconds
@@ -297,6 +365,12 @@ module "training_workflow" {
         "${local.arn_prefix_sagemaker}:processing-job/edf-*",
         "${local.arn_prefix_sagemaker}:training-job/edf-*",
       ]
+    },
+    {
+      # glue:startJobRun.sync starts the run and polls it (GetJobRun), stopping it if the task is aborted.
+      sid       = "RunFeatureJob"
+      actions   = ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+      resources = [module.features_job.job_arn]
     },
     {
       sid       = "PassJobRole"

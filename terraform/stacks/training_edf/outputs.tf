@@ -42,3 +42,8 @@ output "config_uri" {
   description = "Where CD uploads config/edf_config.yaml and where jobs read it."
   value       = local.config_uri
 }
+
+output "features_job_name" {
+  description = "AWS Glue job of FeatureEngineeringTrainingEDF."
+  value       = module.features_job.job_name
+}

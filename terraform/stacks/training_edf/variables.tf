@@ -46,6 +46,12 @@ variable "config_object_key" {
   default     = "config/edf_config.yaml"
 }
 
+variable "glue_wheel_dir" {
+  description = "Directory holding the edf wheel (edf-<version>-py3-none-any.whl) of the Glue feature job; default build/glue."
+  type        = string
+  default     = null
+}
+
 variable "lambda_zip_dir" {
   description = "Directory of the zips `make package` builds."
   type        = string
@@ -53,14 +59,25 @@ variable "lambda_zip_dir" {
 }
 
 variable "image_tag" {
-  description = "Tag of the job image in the stack's ECR repository (CI pushes the commit SHA)."
+  description = "Tag of the job image in the stack's ECR repository: release-<commit sha>, promoted by CD from a tested git-<sha> build."
   type        = string
+
+  validation {
+    condition     = can(regex("^release-[0-9a-f]{7,40}$", var.image_tag))
+    error_message = "image_tag must be a promoted release-<git sha> tag: the ECR lifecycle keeps only those forever, so a registered model's image cannot expire."
+  }
 }
 
 variable "ecr_keep_images" {
-  description = "How many images the ECR lifecycle policy keeps."
+  description = "How many unpromoted main-branch (git-*) images the ECR lifecycle policy keeps."
   type        = number
   default     = 30
+}
+
+variable "ecr_scratch_image_days" {
+  description = "Days before pull-request (pr-*) and branch (branch-*) images expire."
+  type        = number
+  default     = 14
 }
 
 variable "job_volume_size_gb" {
