@@ -15,10 +15,11 @@ from weather_server import FakeOpenMeteo, fixture
 
 from edf.config import load_config
 from edf.data.weather_forecast import read_weather_file, validate_weather_forecast
+from edf.lambda_events import InvalidEvent
 from edf.monitoring.emf import validate_emf
 from edf.weather.fetch import FetchResult, WeatherFetchError, run_fetch
 from edf.weather.http import HttpClient, RequestBudget, RequestStats
-from edf.weather.lambda_handler import InvalidEventError, fetch_once, parse_event
+from edf.weather.lambda_handler import WeatherFetchEvent, fetch_once, parse_event
 from edf.weather.metrics import fetch_emf_documents
 from edf.weather.open_meteo import OpenMeteoProvider
 
@@ -119,9 +120,20 @@ def test_event_issue_time_rules():
     assert parse_event({}, now) == now
     assert parse_event({"issue_time": "2026-11-20T23:30:00Z"}, now) == ISSUE
     for bad, msg in (({"issue_time": "2026-11-20T23:30"}, "UTC offset"), ({"issue_time": "2026-11-22T00:00Z"}, "future"),
-                     ({"issue_time": "yesterday"}, "ISO 8601"), ([], "JSON object")):
-        with pytest.raises(InvalidEventError, match=msg):
+                     ({"issue_time": "yesterday"}, "ISO 8601"), ([], "JSON object"),
+                     ({"issue_tme": "2026-11-20T23:30:00Z"}, "issue_tme: unknown key")):
+        with pytest.raises(InvalidEvent, match=msg):
             parse_event(bad, now)
+
+
+def test_handler_parses_the_event_before_any_work(monkeypatch):
+    """The delegate shape: a bad event is InvalidEvent (not retried as transient) before config or provider."""
+    import edf.weather.lambda_handler as lh
+
+    monkeypatch.setattr(lh, "load_config", lambda *_a: pytest.fail("the event must be rejected first"))
+    with pytest.raises(InvalidEvent, match="WeatherFetchEvent: issue_time"):
+        _handler()({"issue_time": "2026-11-20T23:30"}, None)
+    assert WeatherFetchEvent.parse(None).issue_time is None  # the schedule's {} (or nothing) means now
 
 
 # ---------------------------------------------------------------- the Lambda, on moto S3

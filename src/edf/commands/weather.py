@@ -37,10 +37,11 @@ def _fetch(args: argparse.Namespace) -> int:
     from edf.config import ConfigError, load_config
     from edf.data.io import DataNotFoundError
     from edf.data.topology import read_topology
+    from edf.lambda_events import InvalidEvent
     from edf.weather.factory import build_provider
     from edf.weather.fetch import run_fetch
     from edf.weather.http import HttpClient, RequestStats
-    from edf.weather.lambda_handler import InvalidEventError, parse_event
+    from edf.weather.lambda_handler import parse_event
     from edf.weather.providers import ProviderConfigError
 
     overrides: dict = {}
@@ -55,7 +56,7 @@ def _fetch(args: argparse.Namespace) -> int:
         http = HttpClient.from_config(cfg.edf_weather, stats=stats)
         provider = build_provider(cfg, http)
         topology = read_topology(args.topology or cfg.s3_path("s3_raw_calendar_path"))
-    except (ConfigError, InvalidEventError, ProviderConfigError, DataNotFoundError, ValueError) as exc:
+    except (ConfigError, InvalidEvent, ProviderConfigError, DataNotFoundError, ValueError) as exc:
         raise CommandError(str(exc)) from None
     prefix = args.output or cfg.s3_path("s3_raw_weather_fcst_path")
     result = run_fetch(cfg, provider, topology, issue, prefix, stats, cfg.edf_weather.max_requests_per_run)

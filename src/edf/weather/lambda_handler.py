@@ -1,9 +1,11 @@
 """Weather fetcher Lambda logic (``lambdas/weather_fetcher/handler.py`` delegates here).
 
-Event (all optional; the EventBridge schedule sends ``{}``):
+Event (:class:`WeatherFetchEvent`, all optional; the EventBridge schedule sends ``{}``; a bad event
+raises ``edf.lambda_events.InvalidEvent``):
 ``{"issue_time": "2026-11-20T23:30:00Z"}`` — stamp the run with this issue time instead of now
 (backfills and replays of a recorded document; never a time in the future);
-``{"correlation_id": "..."}``.
+``{"correlation_id": "..."}`` — id logged on every line (default: the Lambda request id).
+Unknown keys are rejected: EventBridge Scheduler sends exactly the target's ``input`` (``{}``).
 
 Environment: ``EDF_CONFIG_URI`` (config), ``EDF_WEATHER_SECRET_ID`` (the provider key's secret, for
 keyed providers), ``EDF_ENVIRONMENT`` (metric dimension, default the config's ``env_suffix``).
@@ -18,48 +20,63 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
+from pydantic import field_validator
 
 from edf.config import load_config
 from edf.data.topology import read_topology
-from edf.logging import configure_logging, correlation_id_from_event, get_logger
+from edf.lambda_events import InvalidEvent, LambdaEvent
+from edf.logging import get_logger
 from edf.monitoring.emf import emf_lines
 from edf.weather.factory import build_provider
 from edf.weather.fetch import FetchResult, WeatherFetchError, run_fetch
 from edf.weather.http import HttpClient, RequestStats
 from edf.weather.metrics import fetch_emf_documents
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
 log = get_logger(__name__)
 ENVIRONMENT_ENV = "EDF_ENVIRONMENT"
+FUTURE_TOLERANCE = pd.Timedelta(minutes=5)  # clock skew between the caller and the Lambda
 
 
-class InvalidEventError(ValueError):
-    """An event the fetcher cannot act on."""
+class WeatherFetchEvent(LambdaEvent):
+    """The fetcher's event: all optional (the EventBridge schedule sends ``{}``)."""
+
+    issue_time: pd.Timestamp | None = None  # stamp the run with this UTC time instead of now (backfill, replay)
+
+    model_config = {**LambdaEvent.model_config, "arbitrary_types_allowed": True}
+
+    @field_validator("issue_time", mode="before")
+    @classmethod
+    def _iso_time(cls, raw: Any) -> pd.Timestamp | None:
+        if raw is None or raw == "":
+            return None
+        try:
+            issue = pd.Timestamp(str(raw))
+        except ValueError:
+            raise ValueError(f"must be an ISO 8601 time with offset, got {raw!r}") from None
+        if issue.tzinfo is None:
+            raise ValueError(f"{raw!r} must carry a UTC offset (e.g. 2026-11-20T23:30:00Z)")
+        return issue.tz_convert("UTC")
+
+    def issue(self, now: pd.Timestamp | None = None) -> pd.Timestamp:
+        """The run's issue time: the event's (not in the future) or now, UTC, whole seconds."""
+        now = now or pd.Timestamp.now(tz="UTC")
+        if self.issue_time is None:
+            return now.floor("s")
+        if self.issue_time > now + FUTURE_TOLERANCE:
+            raise InvalidEvent(f"WeatherFetchEvent: issue_time {self.issue_time.isoformat()} is in the future: a "
+                               "forecast cannot be issued later than it is fetched")
+        return self.issue_time
 
 
 def parse_event(event: Any, now: pd.Timestamp | None = None) -> pd.Timestamp:
-    """The issue time of the run: the event's ``issue_time`` (not in the future) or now, UTC."""
-    now = now or pd.Timestamp.now(tz="UTC")
-    if event is None:
-        event = {}
-    if not isinstance(event, dict):
-        raise InvalidEventError(f"event must be a JSON object, got {type(event).__name__}")
-    raw = event.get("issue_time")
-    if raw in (None, ""):
-        return now.floor("s")
-    try:
-        issue = pd.Timestamp(str(raw))
-    except ValueError:
-        raise InvalidEventError(f"issue_time must be an ISO 8601 time with offset, got {raw!r}") from None
-    if issue.tzinfo is None:
-        raise InvalidEventError(f"issue_time {raw!r} must carry a UTC offset (e.g. 2026-11-20T23:30:00Z)")
-    issue = issue.tz_convert("UTC")
-    if issue > now + pd.Timedelta(minutes=5):
-        raise InvalidEventError(f"issue_time {issue.isoformat()} is in the future: a forecast cannot be issued later "
-                                "than it is fetched")
-    return issue
+    """The issue time of a raw event (``edf weather fetch`` and tests); :class:`InvalidEvent` when bad."""
+    return WeatherFetchEvent.parse(event).issue(now)
 
 
 def fetch_once(cfg: Any, issue_time: pd.Timestamp, emit: Callable[[str], Any] | None = print,
@@ -88,9 +105,8 @@ def fetch_once(cfg: Any, issue_time: pd.Timestamp, emit: Callable[[str], Any] | 
     return result
 
 
-def handle(event: Any, context: Any = None) -> dict[str, Any]:
-    configure_logging(correlation_id_from_event(event, context), service="edf-weather-fetcher")
-    issue_time = parse_event(event)
+def handle(event: WeatherFetchEvent, context: LambdaContext | None = None) -> dict[str, Any]:
+    issue_time = event.issue()
     cfg = load_config(os.environ.get("EDF_CONFIG_URI") or None)
     result = fetch_once(cfg, issue_time)
     summary = result.summary()
