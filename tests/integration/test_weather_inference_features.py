@@ -51,10 +51,20 @@ def run_job(root, name: str, weather: str, on_stale: str = "without_weather") ->
     return code, out
 
 
+def origin_rows(out) -> pd.DataFrame:
+    """The run's forecast rows: the output also holds the previous days' origins for the online
+    recalibration (edf_training.calibration), whose target hours are all before the origin."""
+    rows = read_parquet(out / "inference")
+    origins = pd.to_datetime(rows["origin_time"], utc=True)
+    earlier = rows[origins < ORIGIN]
+    assert (pd.to_datetime(earlier["timestamp_hour"], utc=True) < ORIGIN).all()  # history, never the forecast
+    return rows[origins == ORIGIN].reset_index(drop=True)
+
+
 def test_a_fresh_forecast_reaches_every_feature_row(spark, inputs):
     code, out = run_job(inputs, "fresh", "fresh")
     assert code == 0
-    rows = read_parquet(out / "inference")
+    rows = origin_rows(out)
     assert len(rows) == HORIZON * len(BUILDINGS)
     assert rows["temperature_c"].notna().all() and rows["solar_irradiance_ghi"].notna().all()
     used = read_parquet(out / "weather" / "forecast_used")
@@ -72,7 +82,7 @@ def test_a_fresh_forecast_reaches_every_feature_row(spark, inputs):
 def test_a_stale_forecast_follows_the_configured_behaviour(spark, inputs, on_stale, label, has_weather):
     code, out = run_job(inputs, f"stale-{on_stale}", "stale", on_stale)
     assert code == 0
-    rows = read_parquet(out / "inference")
+    rows = origin_rows(out)
     assert len(rows) == HORIZON * len(BUILDINGS)
     assert rows["temperature_c"].notna().all() if has_weather else rows["temperature_c"].isna().all()
     assert read_sources(out) == {b: label for b in BUILDINGS}
