@@ -116,5 +116,10 @@ resource "aws_scheduler_schedule" "weather_fetch" {
     retry_policy {
       maximum_retry_attempts = 2
     }
+
+    # An invocation the Scheduler cannot deliver lands in the stack's scheduler DLQ (alarmed), like the other schedules.
+    dead_letter_config {
+      arn = aws_sqs_queue.scheduler_dlq.arn
+    }
   }
 }
