@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "edf.commands.models",
     "edf.commands.monitor",
     "edf.commands.optimization",
+    "edf.commands.weather",
 )
 PLUGIN_GROUP = "edf.commands"
 

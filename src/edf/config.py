@@ -578,6 +578,81 @@ class OptimizationConfig(_Section):
         return self
 
 
+class WeatherFreshness(_Section):
+    """When inference trusts a weather forecast (``edf.features.weather_inputs``; docs/weather.md).
+
+    A building's forecast is *fresh* when one issued at most ``max_age_hours`` before the origin
+    covers every hour of the horizon. Otherwise ``on_stale`` decides: ``fail`` the run,
+    forecast ``without_weather`` (rows say ``none``), or ``use_stale`` — the newest covering
+    forecast issued within ``stale_limit_hours`` (rows say ``stale:<age>h``; ``none`` beyond it).
+    """
+
+    max_age_hours: float = Field(12.0, gt=0, le=168)
+    on_stale: Literal["fail", "without_weather", "use_stale"] = "without_weather"
+    stale_limit_hours: float = Field(48.0, gt=0, le=336)
+
+    @model_validator(mode="after")
+    def _limits(self) -> WeatherFreshness:
+        if self.stale_limit_hours < self.max_age_hours:
+            raise ValueError("stale_limit_hours must be at least max_age_hours")
+        return self
+
+
+class OpenMeteoSettings(_Section):
+    """Open-Meteo forecast API (https://open-meteo.com/en/docs): free without a key, or the
+    customer server with the key from Secrets Manager (provider ``open_meteo_customer``)."""
+
+    base_url: str = "https://api.open-meteo.com/v1/forecast"
+    customer_base_url: str = "https://customer-api.open-meteo.com/v1/forecast"
+    cell_selection: Literal["land", "sea", "nearest"] = "land"
+    models: str | None = None  # null: Open-Meteo's best-match blend
+
+
+class FileProviderSettings(_Section):
+    """The ``file`` provider: replays a recorded Open-Meteo response document (local path or s3://)."""
+
+    uri: str | None = None
+    # Re-anchor the recorded hours onto the issue day (whole days, so the diurnal cycle lines up).
+    replay: bool = True
+
+
+class WeatherConfig(_Section):
+    """Weather-forecast fetcher (``edf.weather``; docs/weather.md) and the inference freshness rule."""
+
+    provider: Literal["open_meteo", "open_meteo_customer", "file"] = "open_meteo"
+    # Buildings are grouped into cells of this size (degrees); one provider request per cell.
+    grid_degrees: float = Field(0.1, gt=0, le=5)
+    # Hours fetched from the issue hour on: must reach past the next origin's horizon.
+    fetch_hours: int = Field(96, ge=24, le=384)
+    connect_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    read_timeout_seconds: float = Field(20.0, gt=0, le=120)
+    max_attempts: int = Field(4, ge=1, le=10)  # per request, the first included (429, 5xx, timeouts)
+    backoff_base_seconds: float = Field(1.0, ge=0, le=60)
+    backoff_max_seconds: float = Field(30.0, ge=0, le=300)
+    max_requests_per_run: int = Field(2000, ge=1)  # every attempt counts, retries included
+    concurrency: int = Field(4, ge=1, le=32)
+    # Secrets Manager id of the provider key (keyed providers only); env EDF_WEATHER_SECRET_ID wins.
+    api_key_secret_id: str | None = None
+    fetcher_function_base: str = "EDFWeatherFetcher"
+    schedule_base: str = "EDFWeatherFetchSchedule"
+    # Four fetches a day; the 23:30 UTC one is the newest issue before the 00:00 UTC origin.
+    schedule_expression: str = "cron(30 5/6 * * ? *)"
+    lambda_memory: int = Field(1024, ge=128, le=10240)
+    lambda_timeout: int = Field(900, ge=1, le=900)
+    metrics_namespace: str = "EDF/Weather"
+    alarm_error_rate_pct: float = Field(20.0, gt=0, le=100)  # failed attempts / attempts in an hour
+    alarm_latency_p90_ms: float = Field(5000.0, gt=0)
+    freshness: WeatherFreshness = Field(default_factory=WeatherFreshness)
+    open_meteo: OpenMeteoSettings = Field(default_factory=OpenMeteoSettings)
+    file: FileProviderSettings = Field(default_factory=FileProviderSettings)
+
+    @model_validator(mode="after")
+    def _file_needs_uri(self) -> WeatherConfig:
+        if self.provider == "file" and not self.file.uri:
+            raise ValueError("provider 'file' needs file.uri (a recorded response document)")
+        return self
+
+
 class EDFConfig(_Section):
     """The whole configuration file."""
 
@@ -621,6 +696,7 @@ class EDFConfig(_Section):
     edf_storage: StorageConfig = Field(default_factory=StorageConfig)
     edf_serving: ServingConfig = Field(default_factory=ServingConfig)
     edf_monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    edf_weather: WeatherConfig = Field(default_factory=WeatherConfig)
     edf_spark: SparkEngineConfig = Field(default_factory=SparkEngineConfig)
 
     @model_validator(mode="after")

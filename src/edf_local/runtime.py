@@ -42,6 +42,7 @@ from edf_local.functions import (
     workflow_functions,
 )
 from edf_local.glue_runner import feature_job_name
+from edf_local.weather import local_weather_overrides
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +163,9 @@ class LocalRuntime:
         state_listener: Callable[[str, str, int], Any] | None = None,
     ) -> None:
         source = Path(config_path or DEFAULT_CONFIG_PATH)
-        self.raw_config = deep_merge(yaml.safe_load(source.read_text()), config_overrides or {})
+        # the local deployment's weather provider replays a recorded forecast (edf_local.weather)
+        self.raw_config = deep_merge(deep_merge(yaml.safe_load(source.read_text()), local_weather_overrides()),
+                                     config_overrides or {})
         self.cfg = parse_config(self.raw_config, str(source))
         self.buildings = list(buildings) if buildings else None
         self.portfolio = portfolio
@@ -179,6 +182,7 @@ class LocalRuntime:
         self.emulator: Any = None
         self.provisioned: dict[str, str] = {}
         self.processed_last_day: str | None = None  # ISO date of the first UTC day AFTER the uploaded data
+        self.weather: dict[str, Any] | None = None  # summary of the weather fetch done at start
         self.invoker: Any = None
         self.runner: Any = None
         self.glue: Any = None
@@ -316,14 +320,21 @@ class LocalRuntime:
         buf = io.StringIO()
         portfolio.topology.to_csv(buf, index=False)
         _put_bytes(s3, buf.getvalue().encode(), calendar_uri + "topology.csv")
-        # The bundled homes have no weather forecast (their weather is not from the meter days);
-        # SageMaker refuses an empty input prefix, so say so in a file the features job ignores.
-        _put_bytes(s3, b"No weather forecast is bundled for the CityLearn homes; inference uses calendar "
-                       b"and history features only.\n", weather_uri + WEATHER_PLACEHOLDER_KEY)
+        # SageMaker refuses an empty input prefix: a file the features job ignores keeps it non-empty
+        # even when the fetch below writes nothing.
+        _put_bytes(s3, b"Weather forecasts written by the weather fetcher (issue_date=.../*.parquet).\n",
+                   weather_uri + WEATHER_PLACEHOLDER_KEY)
+        self.weather = self.fetch_weather(self.processed_last_day)  # edf_local.weather: the fetcher Lambda
         self._print(f"[local] uploaded {portfolio.label}: {portfolio.buildings} buildings, "
                     f"{len(portfolio.processed)} rows in {len(files)} daily partitions under {processed_uri}; "
                     f"topology to {calendar_uri}, config to {self.config_uri}")
         return {"processed": processed_uri, "topology": calendar_uri, "weather": weather_uri, "config": self.config_uri}
+
+    def fetch_weather(self, inference_date: str) -> dict[str, Any] | None:
+        """Run the weather fetcher Lambda as its schedule would have just before ``inference_date``'s origin."""
+        from edf_local.weather import fetch_weather, issue_time_for
+
+        return fetch_weather(self, issue_time_for(self.cfg, inference_date))
 
     def replace_portfolio(self, portfolio: Any) -> dict[str, str]:
         """Swap the uploaded portfolio for another (the registry and the store stay): what a new

@@ -32,6 +32,7 @@ CONFIG_OVERRIDES = {"edf_feature_eng": {"eval_days": 7}, "edf_evaluation": {"req
 TRAINING_INPUT = {**WINDOW, "strategy": "xgboost", "thresholds": LENIENT,
                   "hyperparameters": {"XGBoost": {"xgb_num_boost_round": 20}}}
 INFERENCE_DATE = "2017-05-01"
+STALE_DATE = "2017-05-03"  # no weather fetched for it: the newest issue is the one before INFERENCE_DATE
 
 
 def _double_reason() -> str:
@@ -134,6 +135,7 @@ def test_inference_twice_for_the_same_date_replaces_rather_than_duplicates(rt, a
     client = sm(rt)
     pending = list_packages(rt.cfg.model_package_group, PENDING, sagemaker=client)
     set_approval(pending[0]["ModelPackageArn"], APPROVED, "e2e: approve for inference", sagemaker=client)
+    assert rt.fetch_weather(INFERENCE_DATE)["cells_fetched"] == 1  # the fetcher Lambda, 30 min before the origin
     loads = []
     for name in ("e2e-inference-1", "e2e-inference-2"):
         exe = rt.run("inference", {"inference_date": INFERENCE_DATE}, execution_name=name)
@@ -147,6 +149,7 @@ def test_inference_twice_for_the_same_date_replaces_rather_than_duplicates(rt, a
     assert first["forecasts_written"] == horizon * len(BUILDINGS) * 2
     stored = stored_forecast_items(rt)
     assert stored == second["forecasts_written"], "the second run must replace the first, not add to it"
+    assert stored_weather_sources(rt, first["run_id"]) == {"forecast": stored}  # every row says which weather
     assert alerts() == []
 
 
@@ -179,6 +182,31 @@ def test_a_challenger_is_scored_on_the_champions_rows_and_a_worse_one_is_not_reg
     assert report["champion"]["targets"]["solar_generation_kwh"]["verdict"] == "worse"
     assert "solar_generation_kwh" in report["failed_targets"] and report["champion"]["verdict"] == "worse"
     assert alerts() == []  # a model verdict, not an incident
+
+
+def test_inference_with_only_a_stale_weather_forecast_records_none_on_every_row(rt, alerts):
+    """Nothing fetched for this date: the newest issue (before the previous test's origin) is 48.5 h old,
+    beyond max_age, so the default rule (without_weather) forecasts without weather and says so."""
+    assert rt.cfg.edf_weather.freshness.on_stale == "without_weather"
+    exe = rt.run("inference", {"inference_date": STALE_DATE}, execution_name="e2e-inference-stale-weather")
+    assert exe.status == "SUCCEEDED", f"{exe.error}: {exe.cause}"
+    load = exe.output["load"]
+    assert stored_weather_sources(rt, load["run_id"]) == {"none": load["forecasts_written"]}
+    assert alerts() == []
+
+
+def stored_weather_sources(rt, run_id: str) -> dict[str, int]:
+    """Stored forecast items of a run per weather_source (the DynamoDB item attribute ``ws``)."""
+    from edf.storage.dynamodb import table_name
+
+    ddb = boto3.client("dynamodb", region_name=rt.region)
+    counts: dict[str, int] = {}
+    for page in ddb.get_paginator("scan").paginate(
+            TableName=table_name(rt.cfg), FilterExpression="begins_with(PK, :f) AND r = :r",
+            ExpressionAttributeValues={":f": {"S": "F#"}, ":r": {"S": run_id}}):
+        for item in page["Items"]:
+            counts[item["ws"]["S"]] = counts.get(item["ws"]["S"], 0) + 1
+    return counts
 
 
 def stored_forecast_items(rt) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import boto3
 
@@ -15,6 +15,10 @@ from edf_local.gateway import local_token, start_server
 DAY = dt.date(2026, 6, 1)
 T0 = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 ISSUE = T0 - dt.timedelta(hours=19)
+
+
+# what each building's stored forecasts say about the weather they used (issue 15)
+WEATHER_SOURCES = {"n-1": "forecast", "n-2": "none", "s-1": "stale:30h"}
 
 
 @dataclass
@@ -33,6 +37,7 @@ def start_api_env(cfg, endpoint_url: str) -> ApiEnv:
     store.ensure_schema(create=True)
     rows = (synthetic_rows(["n-1", "n-2"], "north", "run-1", ISSUE, T0 - dt.timedelta(hours=5), 72)
             + synthetic_rows(["s-1"], "south", "run-1", ISSUE, T0 - dt.timedelta(hours=5), 72))
+    rows = [replace(r, weather_source=WEATHER_SOURCES[r.building_id]) for r in rows]
     recs = [RecommendationRow(b, a, "demand_response", T0 + dt.timedelta(hours=18), "curtail", 1.0, 0.5, 0.2,
                               "run-1", ISSUE) for b, a in (("n-1", "north"), ("s-1", "south"))]
     store.write_run("run-1", rows, recs)

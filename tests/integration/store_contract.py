@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 from edf.storage.base import RecommendationRow
 from edf.storage.sample import synthetic_rows
@@ -17,10 +18,16 @@ def recs(run_id: str, issue: dt.datetime, buildings=("b-1", "b-2"), area="north"
                               run_id, issue) for b in buildings for h in (17, 18)]
 
 
+def weather(rows, source_of: dict[str, str]):
+    """Rows with the weather source the inference recorded for their building (issue 15)."""
+    return [replace(r, weather_source=source_of[r.building_id]) for r in rows]
+
+
 def check_store(store) -> None:
     store.ensure_schema(create=True)
-    north = synthetic_rows(["b-1", "b-2"], "north", "run-1", ISSUE1, T0, 48)
-    south = synthetic_rows(["b-3"], "south", "run-1", ISSUE1, T0, 48, series=("consumption",))
+    north = weather(synthetic_rows(["b-1", "b-2"], "north", "run-1", ISSUE1, T0, 48),
+                    {"b-1": "forecast", "b-2": "stale:27h"})
+    south = weather(synthetic_rows(["b-3"], "south", "run-1", ISSUE1, T0, 48, series=("consumption",)), {"b-3": "none"})
     res = store.write_run("run-1", north + south, recs("run-1", ISSUE1))
     assert (res.forecasts_written, res.recommendations_written) == (48 * 2 * 2 + 48, 4)
 
@@ -30,6 +37,12 @@ def check_store(store) -> None:
     expected = {r.timestamp_hour: r for r in north if r.building_id == "b-1" and r.series == "consumption"}
     assert all(abs(p.yhat - expected[p.timestamp_hour].yhat) < 1e-9 for p in pts)
     assert pts[0].issue_time == ISSUE1 and pts[0].run_id == "run-1"
+
+    # the weather source round-trips with every point
+    day = T0 + dt.timedelta(hours=24)
+    assert {p.weather_source for p in pts} == {"forecast"}
+    assert {p.weather_source for p in store.building_series("b-2", "solar", T0, day)} == {"stale:27h"}
+    assert {p.weather_source for p in store.building_series("b-3", "consumption", T0, day)} == {"none"}
 
     # re-writing the same run replaces (fewer hours now): no duplicates, stale rows gone
     shorter = synthetic_rows(["b-1", "b-2"], "north", "run-1", ISSUE1, T0, 24, scale=2.0) + south
@@ -43,10 +56,12 @@ def check_store(store) -> None:
 
     # a newer run overlapping hours 23..47 wins for those hours only
     newer = synthetic_rows(["b-1", "b-2"], "north", "run-2", ISSUE2, T0 + dt.timedelta(hours=23), 25, scale=3.0)
+    newer = weather(newer, {"b-1": "stale:30h", "b-2": "stale:30h"})
     store.write_run("run-2", newer, recs("run-2", ISSUE2, buildings=("b-2",)))
     pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=48))
     assert len(pts) == 48
     assert [p.run_id for p in pts[:23]] == ["run-1"] * 23 and {p.run_id for p in pts[23:]} == {"run-2"}
+    assert {p.weather_source for p in pts[23:]} == {"stale:30h"}  # each hour carries its own run's source
 
     # portfolio: sums of the newest points over the area's buildings, interval rules
     agg = store.portfolio_series(["north"], "consumption", T0, T0 + dt.timedelta(hours=48))

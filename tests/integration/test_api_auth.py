@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import requests
-from api_env import DAY, start_api_env
+from api_env import DAY, WEATHER_SOURCES, start_api_env
 from moto.server import ThreadedMotoServer
 
 pytestmark = pytest.mark.slow
@@ -52,6 +52,7 @@ def test_building_forecast_matrix(env, area):
         body = r.json()
         assert len(body["series"]["consumption"]) == 24 and len(body["series"]["solar"]) == 24
         assert body["series"]["consumption"][0]["issue_time"] == "2026-05-31T05:00:00Z"
+        assert {p["weather_source"] for s in ("consumption", "solar") for p in body["series"][s]} == {WEATHER_SOURCES[b]}
     foreign = OWN[OTHER[area]][0]
     r_foreign = b2b(env, f"/v1/buildings/{foreign}/forecast", area, **RANGE)
     r_missing = b2b(env, "/v1/buildings/does-not-exist/forecast", area, **RANGE)

@@ -157,6 +157,7 @@ def test_train_evaluate_forecast_entrypoints(feats, small, fast_cfg, tmp_path, m
                           "--run-id", "run-1", "--model-version", "v1", "--issue-time", "2017-03-30T05:00:00Z"]) == 0
     fc = pd.read_parquet(tmp_path / "fc" / "forecasts.parquet")
     assert list(fc.columns) == list(FORECAST_COLUMNS)
+    assert set(fc.weather_source) == {"unknown"}  # these features were not made by the job: no weather sources recorded
     assert set(fc.series) == {"consumption", "solar"} and fc.building_id.nunique() == len(BUILDINGS)
     assert str(fc.timestamp_hour.dtype) == "datetime64[us, UTC]" and str(fc.lead_hours.dtype) == "int32"
     solar = fc[fc.series == "solar"].merge(inference[["building_id", "timestamp_hour", "solar_elevation_deg"]])

@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 FIRST = pd.Timestamp("2026-11-01", tz="UTC")
 SCORED_DAYS = ["2026-11-08", "2026-11-09", "2026-11-10", "2026-11-11"]
 BUILDINGS = {"b1": "area-north", "b2": "area-south"}
+WITHOUT_WEATHER = "b2"  # its forecasts say weather_source "none"
 
 
 def _handler():
@@ -60,7 +61,8 @@ def _forecasts(actuals: pd.DataFrame, day: str, factor: float, noise: float = 0.
             rows.append({"building_id": b, "grid_area": area, "series": "consumption", "timestamp_hour": ts,
                          "origin_time": origin, "lead_hours": lead, "yhat": yhat, "yhat_lower": yhat - half,
                          "yhat_upper": yhat + half, "strategy": "xgboost", "model_version": "pkg/3",
-                         "issue_time": origin + pd.Timedelta(hours=5), "run_id": f"edf-{day}"})
+                         "issue_time": origin + pd.Timedelta(hours=5), "run_id": f"edf-{day}",
+                         "weather_source": "none" if b == WITHOUT_WEATHER else "forecast"})
     df = pd.DataFrame(rows)
     df["lead_hours"] = df["lead_hours"].astype("int32")
     return df
@@ -148,8 +150,13 @@ def test_degraded_accuracy_starts_exactly_one_retraining(aws, capsys):
     assert docs
     for doc in docs:
         validate_emf(doc)
-    dims = {(d["GridArea"], d["LeadBucket"]) for d in docs}
+    dims = {(d["GridArea"], d["LeadBucket"]) for d in docs if "GridArea" in d}
     assert {("ALL", "0-24"), ("area-north", "0-24"), ("area-south", "0-24"), ("ALL", "all")} <= dims
+    # weather sources of the scored rows are counted (summary and a WeatherSource-dimensioned metric)
+    assert results[0]["weather_sources"] == {"forecast": 24 * (len(BUILDINGS) - 1), "none": 24}
+    by_source = {d["WeatherSource"]: np.ravel(d["forecast_rows"]).tolist() for d in docs
+                 if "WeatherSource" in d and d.get("scored_day") == SCORED_DAYS[0]}
+    assert by_source == {"forecast": [24.0 * (len(BUILDINGS) - 1)], "none": [24.0]}
     # structured logs carry the correlation id
     logs = [json.loads(line) for line in stdout.splitlines() if '"correlation_id"' in line and '"level"' in line]
     assert any(rec["correlation_id"] == "test-2026-11-10" and "drift decision" in rec["message"] for rec in logs)

@@ -30,6 +30,7 @@ def _forecasts(homes: pd.DataFrame, topology: pd.DataFrame) -> pd.DataFrame:
     f["origin_time"] = ORIGIN
     f["lead_hours"] = ((f["timestamp_hour"] - ORIGIN) / pd.Timedelta(hours=1)).astype("int32")
     f["strategy"], f["model_version"], f["issue_time"], f["run_id"] = "test", "v0", ORIGIN, "run-1"
+    f["weather_source"] = "none"
     return f[list(FORECAST_COLUMNS)]
 
 

@@ -71,3 +71,25 @@ def test_rerun_of_an_older_day_does_not_hide_fresher_forecasts(store):
 
 def test_moved_building_follows_the_current_topology(store):
     check_moved_building(store)
+
+
+def test_a_table_from_before_weather_sources_gains_the_column(store, pg):
+    """Deployed databases predate weather_source: ensure_schema adds it; old rows read back as unknown."""
+    from dataclasses import replace
+
+    store.ensure_schema()
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:
+        conn.execute(f"ALTER TABLE {store.schema.as_string(conn)}.forecasts DROP COLUMN weather_source")
+    old = synthetic_rows(["b-old"], "north", "run-0", ISSUE1, T0, 2)
+    with psycopg.connect(pg.dsn, autocommit=True) as conn:  # a row as the previous version wrote it
+        r = old[0]
+        conn.execute(f"INSERT INTO {store.schema.as_string(conn)}.forecasts (building_id, series, timestamp_hour, "
+                     "run_id, grid_area, issue_time, yhat, yhat_lower, yhat_upper, model_version, write_id) "
+                     "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, gen_random_uuid())",
+                     (r.building_id, r.series, r.timestamp_hour, r.run_id, r.grid_area, r.issue_time, r.yhat,
+                      r.yhat_lower, r.yhat_upper, r.model_version))
+    store.ensure_schema()
+    store.write_run("run-1", [replace(x, weather_source="stale:13h")
+                              for x in synthetic_rows(["b-1"], "north", "run-1", ISSUE1, T0, 2)])
+    assert {p.weather_source for p in store.building_series("b-old", r.series, T0, T0 + dt.timedelta(hours=1))} == {"unknown"}
+    assert {p.weather_source for p in store.building_series("b-1", "solar", T0, T0 + dt.timedelta(hours=2))} == {"stale:13h"}

@@ -55,6 +55,7 @@ def test_write_batches_of_at_most_100(ts):
     res = store.write_run("run-1", rows)
     assert res.forecasts_written == 252 and res.calls == 4  # 3 data calls, then the commit record
     assert [n for n, _ in calls][-1] == 1 and sorted(n for n, _ in calls[:-1]) == [52, 100, 100]
+    assert {m["Name"]: m["Value"] for m in calls[0][1]["Records"][0]["MeasureValues"]}["weather_source"] == "unknown"
     recs = _moto_records("forecasts")
     assert len(recs) == 253
     r = recs[0]
@@ -234,6 +235,19 @@ def test_recommendations_follow_the_current_area():
                                     boto3_session=boto3.Session(region_name="eu-central-1"))
     got = store.recommendations(["north"], T0, T0 + dt.timedelta(days=1))
     assert [r.building_id for r in got] == ["b-1"]
+
+
+def test_weather_source_is_read_back_and_legacy_records_say_unknown():
+    cols = ["target_hour", "yhat", "yhat_lower", "yhat_upper", "issue_time", "model_version", "run_id", "weather_source"]
+    row = ["2026-06-01T00:00:00Z", "1.5", "1.0", "2.0", "2026-05-31 23:00:00.000000000", "mv", "run-1"]
+    page = {"ColumnInfo": [{"Name": c} for c in cols], "Rows": [
+        {"Data": [{"ScalarValue": v} for v in row] + [{"ScalarValue": "stale:27h"}]},
+        {"Data": [{"ScalarValue": v} for v in [row[0].replace("T00", "T01"), *row[1:]]] + [{"NullValue": True}]}]}
+    store = TimestreamForecastStore("edf_db", "forecasts", "recs", query_client=_FakeQuery([page]),
+                                    boto3_session=boto3.Session(region_name="eu-central-1"))
+    pts = store.building_series("b-1", "consumption", T0, T0 + dt.timedelta(hours=2))
+    assert [p.weather_source for p in pts] == ["stale:27h", "unknown"]
+    assert "weather_source" in store.building_series_sql("b-1", "consumption", T0, T0 + dt.timedelta(hours=2))
 
 
 # ---------------------------------------------------------------- issue 14, item 8: the shared contract, executed

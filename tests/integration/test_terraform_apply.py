@@ -135,6 +135,7 @@ def test_apply_training_then_inference(deployment):
     assert sched["Target"]["Arn"] == i["inference_state_machine_arn"]
     for fn in aws.client("lambda").list_functions()["Functions"]:
         assert fn["TracingConfig"]["Mode"] == "Active", fn["FunctionName"]
+    _check_weather_fetcher(aws, cfg, i)
     _check_feature_jobs(deployment, t, i)
 
 
@@ -159,6 +160,27 @@ def _check_feature_jobs(deployment, t, i):
         wheel = job["DefaultArguments"]["--additional-python-modules"].split(",")[0]
         bucket, _, key = wheel[5:].partition("/")
         assert s3.head_object(Bucket=bucket, Key=key)["ContentLength"] > 10_000
+
+
+def _check_weather_fetcher(aws, cfg, outputs_inference) -> None:
+    """The fetcher, its schedule, its async retry limit, its alarms and dashboard widgets (issue 15)."""
+    w = cfg.edf_weather
+    name = cfg.name(w.fetcher_function_base)
+    assert outputs_inference["weather_fetcher_function_name"] == name
+    fn = aws.client("lambda").get_function_configuration(FunctionName=name)
+    env = fn["Environment"]["Variables"]
+    assert env["EDF_WEATHER_SECRET_ID"] == outputs_inference["weather_api_secret_arn"]
+    assert (fn["Timeout"], fn["MemorySize"]) == (w.lambda_timeout, w.lambda_memory)
+    assert aws.client("lambda").get_function_event_invoke_config(FunctionName=name)["MaximumRetryAttempts"] == 1
+    sched = aws.client("scheduler").get_schedule(Name=cfg.name(w.schedule_base))
+    assert sched["ScheduleExpression"] == w.schedule_expression and sched["Target"]["Arn"] == fn["FunctionArn"]
+    alarms = {a["AlarmName"] for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    for suffix in ("weather-fetch-failures", "weather-provider-error-rate", "weather-provider-latency-p90",
+                   "weather-forecast-age", "weather_fetcher-errors"):
+        assert any(a.endswith(suffix) for a in alarms), (suffix, sorted(alarms))
+    board = aws.client("cloudwatch").list_dashboards()["DashboardEntries"][0]["DashboardName"]
+    body = aws.client("cloudwatch").get_dashboard(DashboardName=board)["DashboardBody"]
+    assert "NewestForecastAgeHours" in body and "ProviderLatencyMs" in body and "WeatherSource" in body
 
 
 def test_second_plan_has_no_changes(deployment):
@@ -307,7 +329,8 @@ def test_deployed_store_accepts_a_run(deployment, tmp_path):
     issue = dt.datetime(2017, 5, 1, tzinfo=dt.UTC)
     rows = [{"building_id": b, "grid_area": "north", "series": "consumption", "timestamp_hour": issue + dt.timedelta(hours=h),
              "origin_time": issue, "lead_hours": h, "yhat": 1.0 + h, "yhat_lower": 0.5, "yhat_upper": 2.0 + h,
-             "strategy": "xgboost", "model_version": "1", "issue_time": issue, "run_id": "edf-2017-05-01"}
+             "strategy": "xgboost", "model_version": "1", "issue_time": issue, "run_id": "edf-2017-05-01",
+             "weather_source": "forecast"}
             for b in ("b-1", "b-2") for h in range(1, 4)]
     frame = pd.DataFrame(rows)[list(FORECAST_COLUMNS)]
     path = tmp_path / "forecasts.parquet"
@@ -320,6 +343,38 @@ def test_deployed_store_accepts_a_run(deployment, tmp_path):
                                    "run_id": "edf-2017-05-01", "model_version": "1"})
     assert result["forecasts_written"] == len(rows), result
     assert result["backend"].upper() == env["EDF_FORECAST_DB_TYPE"]
+
+
+def test_deployed_weather_fetcher_writes_a_validated_forecast(deployment):
+    """The fetcher Lambda, with the environment Terraform gave it, reads the topology and writes the
+    forecast where the inference workflow's ProcessingInput reads it. CD would upload a config
+    pointing at the real provider; this one points it at the scripted stand-in on 127.0.0.1."""
+    import yaml
+    from weather_server import FakeOpenMeteo, fixture
+
+    from edf.data.weather_forecast import read_weather_file
+    from edf_local.lambdas import LocalLambdaInvoker
+    from edf_local.runtime import LOCAL_ACCOUNT
+
+    aws, cfg = deployment.aws, deployment.cfg
+    name = cfg.name(cfg.edf_weather.fetcher_function_base)
+    env = aws.client("lambda").get_function_configuration(FunctionName=name)["Environment"]["Variables"]
+    s3 = aws.client("s3")
+    topology = "building_id,latitude,longitude,grid_area\nb-1,52.52,13.41,north\nb-2,52.49,13.38,north\n"
+    s3.put_object(Bucket=cfg.raw_bucket, Key="edf-inputs/calendar-topology/topology.csv", Body=topology.encode())
+    with FakeOpenMeteo({52.5: fixture("forecast_cell_a.json")}) as fake:
+        raw = yaml.safe_load((REPO / "config/edf_config.yaml").read_text())
+        raw["edf_weather"]["open_meteo"]["base_url"] = fake.url
+        s3.put_object(Bucket=cfg.scripts_bucket, Key=CONFIG_KEY, Body=yaml.safe_dump(raw).encode())
+        try:
+            invoker = LocalLambdaInvoker({name: REPO / "lambdas/weather_fetcher/handler.py"}, environment={name: env},
+                                         region=cfg.aws_region, account=LOCAL_ACCOUNT)
+            summary = invoker.invoke(name, {"issue_time": "2026-11-20T23:30:00Z"})
+        finally:
+            s3.put_object(Bucket=cfg.scripts_bucket, Key=CONFIG_KEY, Body=(REPO / "config/edf_config.yaml").read_bytes())
+    assert len(fake.requests) == 1 and summary["buildings"] == 2 and summary["cells_failed"] == 0
+    assert summary["uri"].startswith(f"s3://{cfg.raw_bucket}/edf-inputs/weather-forecast/issue_date=2026-11-20/")
+    assert len(read_weather_file(summary["uri"])) == 2 * cfg.edf_weather.fetch_hours
 
 
 def test_destroy_leaves_nothing(deployment):

@@ -16,6 +16,7 @@ from edf.monitoring.lambda_handler import AccuracyMonitorEvent
 from edf.registry.events import CreateSageMakerModelEvent, GetApprovedModelEvent, RegisterModelEvent
 from edf.storage.lambda_load import LoadForecastsEvent
 from edf.storage.pg_bootstrap import BootstrapEvent
+from edf.weather.lambda_handler import WeatherFetchEvent
 from edf_local.errors import TaskFailed
 from edf_local.lambdas import LocalLambdaInvoker
 
@@ -23,7 +24,8 @@ REPO = Path(__file__).resolve().parents[2]
 HANDLERS = {p.parent.name: p for p in sorted((REPO / "lambdas").glob("*/handler.py"))}
 WORKFLOW_MODELS = {"register_model": RegisterModelEvent, "get_approved_model": GetApprovedModelEvent,
                    "create_sagemaker_model": CreateSageMakerModelEvent, "load_forecasts": LoadForecastsEvent,
-                   "accuracy_monitor": AccuracyMonitorEvent, "db_bootstrap": BootstrapEvent}
+                   "accuracy_monitor": AccuracyMonitorEvent, "db_bootstrap": BootstrapEvent,
+                   "weather_fetcher": WeatherFetchEvent}
 API_LAMBDAS = {"b2b_api", "b2c_api"}
 
 

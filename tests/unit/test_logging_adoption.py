@@ -126,6 +126,7 @@ EVENTS = {
     "b2b_api": {"httpMethod": "GET", "path": "/v1/buildings"},
     "b2c_api": {"httpMethod": "GET", "path": "/v1/me/solar-vs-demand"},
     "db_bootstrap": {"action": "bootstrap"},
+    "weather_fetcher": {},
 }
 
 

@@ -31,7 +31,8 @@ def forecasts_frame(run_id="run-1", hours=24, buildings=("b-1", "b-2")) -> pd.Da
                              "timestamp_hour": T0 + pd.Timedelta(hours=h), "origin_time": T0, "lead_hours": h,
                              "yhat": y, "yhat_lower": y - 0.3, "yhat_upper": y + 0.4, "strategy": "xgboost",
                              "model_version": "arn:aws:sagemaker:eu-central-1:1:model-package/g/3",
-                             "issue_time": T0 - pd.Timedelta(hours=1), "run_id": run_id})
+                             "issue_time": T0 - pd.Timedelta(hours=1), "run_id": run_id,
+                             "weather_source": "forecast" if b == "b-1" else "stale:26h"})
     df = pd.DataFrame(rows)
     assert list(df.columns) == list(FORECAST_COLUMNS)
     df["lead_hours"] = df["lead_hours"].astype("int32")
@@ -147,3 +148,37 @@ def test_topology_is_read_from_every_file_of_its_folder(tmp_path):
     pd.DataFrame({"building_id": [3], "grid_area": ["south"]}).to_csv(tmp_path / "topo/b.csv", index=False)
     topo = read_topology(tmp_path / "topo")
     assert sorted(topo["building_id"]) == ["1", "2", "3"]  # ids as text, whatever the file's type
+
+
+def test_loader_carries_the_weather_source_and_says_unknown_for_older_outputs(caplog):
+    rows = forecast_rows(forecasts_frame(hours=2), "run-1")
+    assert {(r.building_id, r.weather_source) for r in rows} == {("b-1", "forecast"), ("b-2", "stale:26h")}
+    legacy = forecast_rows(forecasts_frame(hours=2).drop(columns=["weather_source"]), "run-1")
+    assert {r.weather_source for r in legacy} == {"unknown"}
+    assert "older job image" in caplog.text
+    bad = forecast_rows(forecasts_frame(hours=2).assign(weather_source="sunny"), "run-1")
+    with pytest.raises(InvalidValueError, match="weather_source"):  # every store validates rows before writing
+        bad[0].validated()
+
+
+def test_streaming_load_stores_weather_sources_and_accepts_files_from_before_the_column(tmp_path, monkeypatch):
+    monkeypatch.setenv("EDF_FORECAST_DB_TYPE", "DYNAMODB")
+    monkeypatch.setenv("EDF_STORAGE_CREATE_MISSING", "1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="eu-central-1")
+        s3.create_bucket(Bucket="out", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"})
+        write_parquet(forecasts_frame(), tmp_path / "new.parquet")
+        write_parquet(forecasts_frame(run_id="run-0").drop(columns=["weather_source"]), tmp_path / "old.parquet")
+        s3.upload_file(str(tmp_path / "new.parquet"), "out", "run-1/forecasts.parquet")
+        s3.upload_file(str(tmp_path / "old.parquet"), "out", "run-0/forecasts.parquet")
+        handler = _handler()
+        for run in ("run-0", "run-1"):
+            handler({"forecasts_uri": f"s3://out/{run}/forecasts.parquet", "recommendations_uri": None,
+                     "run_id": run, "model_version": "v3"}, None)
+        table = boto3.client("dynamodb", region_name="eu-central-1")
+        items = [it for page in table.get_paginator("scan").paginate(TableName="EDFForecasts-dev")
+                 for it in page["Items"] if it["PK"]["S"].startswith("F#")]
+        by_run = {(it["r"]["S"], it["b"]["S"], it["ws"]["S"]) for it in items}
+        assert by_run == {("run-1", "b-1", "forecast"), ("run-1", "b-2", "stale:26h"),
+                          ("run-0", "b-1", "unknown"), ("run-0", "b-2", "unknown")}

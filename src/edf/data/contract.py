@@ -71,9 +71,9 @@ def required_columns(target: str = CONSUMPTION) -> set[str]:
     return base | {target}
 
 
-# Weather forecast feed (weather-forecast/): weather columns for future hours plus the issue time.
+# Weather forecast feed (weather-forecast/): its schema, units and validation are in
+# edf.data.weather_forecast; the issue-time column name is shared with the feature code.
 FORECAST_ISSUE_TIME = "forecast_issue_time"
-WEATHER_FORECAST_COLUMNS = (BUILDING_ID, TIMESTAMP, FORECAST_ISSUE_TIME, *WEATHER_COLUMNS)
 
 # Building topology (calendar-topology/).
 TOPOLOGY_COLUMNS = (

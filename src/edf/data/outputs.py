@@ -7,6 +7,8 @@ column lists live here once so the writer, the loader and the tests agree.
 
 from __future__ import annotations
 
+import re
+
 SERIES_VALUES = ("consumption", "solar")  # consumption_kwh -> "consumption", solar_generation_kwh -> "solar"
 SERIES_OF_TARGET = {"consumption_kwh": "consumption", "solar_generation_kwh": "solar"}
 
@@ -25,6 +27,7 @@ FORECAST_COLUMNS = {
     "model_version": "string",  # model package ARN (or version) that produced it
     "issue_time": "timestamp[us, UTC]",  # when the run produced it
     "run_id": "string",  # workflow execution name; re-running a run replaces its rows
+    "weather_source": "string",  # forecast | stale:<age>h | none (| unknown: written before it was recorded)
 }
 
 # recommendations.parquet: demand-response and resident actions per building and hour
@@ -40,3 +43,21 @@ RECOMMENDATION_COLUMNS = {
     "run_id": "string",
     "issue_time": "timestamp[us, UTC]",
 }
+
+
+# weather_source of a forecast row: which weather the inference features used for the building
+# (edf.features.weather_inputs decides it; docs/weather.md).
+WEATHER_SOURCE_FORECAST = "forecast"  # a fresh forecast covering the whole horizon
+WEATHER_SOURCE_NONE = "none"  # no usable forecast: calendar and history only
+WEATHER_SOURCE_UNKNOWN = "unknown"  # rows written before the source was recorded (older job images)
+WEATHER_SOURCE_RE = re.compile(r"^(forecast|none|unknown|stale:\d{1,4}h)$")
+
+
+def stale_source(age_hours: float) -> str:
+    """``stale:<age>h`` for a forecast issued ``age_hours`` before the origin (whole hours, rounded down)."""
+    return f"stale:{int(age_hours)}h"
+
+
+def weather_source_kind(source: str) -> str:
+    """``forecast`` | ``stale`` | ``none`` | ``unknown``: the label without the age (metric dimension)."""
+    return "stale" if source.startswith("stale:") else source

@@ -160,19 +160,21 @@ def step_inference(spark, processed, topology, cfg, args: argparse.Namespace, ou
     from edf.features.io import (
         DATE_PARTITION,
         ORIGIN_PARTITION,
-        has_parquet,
         join_path,
         spark_read_parquet,
         write_partitioned,
     )
     from edf.features.pipeline import build_inference_features
+    from edf.features.weather_inputs import inference_weather
 
     horizon = args.horizon_hours or cfg.edf_inference.forecast_horizon_hours
     origin = parse_origin(args.origin) if args.origin else default_origin(processed)
     from edf.jobs.inference_inputs import check_inference_inputs  # stale inputs fail or degrade
 
     input_checks = check_inference_inputs(processed, topology, origin, cfg)
-    weather = spark_read_parquet(spark, args.weather_forecast) if has_parquet(spark, args.weather_forecast) else None
+    # weather: the freshness rule and each building's weather_source (edf.features.weather_inputs)
+    weather, weather_summary = inference_weather(spark, args.weather_forecast, topology, origin, horizon,
+                                                 cfg.edf_weather.freshness, out)
     lookback = cfg.common_feature_eng.lookback_days_default
     calibration = cfg.edf_training.calibration  # the previous days' origins feed the online recalibration
     feats = build_inference_features(spark, processed, topology, cfg.edf_feature_eng, origin, horizon, weather,
@@ -183,7 +185,8 @@ def step_inference(spark, processed, topology, cfg, args: argparse.Namespace, ou
         F.col(c.TIMESTAMP) >= F.lit(origin - dt.timedelta(days=lookback)).cast("timestamp"))
     write_partitioned(history, join_path(out, "series"), DATE_PARTITION, c.TIMESTAMP)
     rows = spark_read_parquet(spark, join_path(out, "inference")).count()
-    return {"origin": origin.isoformat() + "Z", "horizon_hours": horizon, "rows": rows, "input_checks": input_checks}
+    return {"origin": origin.isoformat() + "Z", "horizon_hours": horizon, "rows": rows, "input_checks": input_checks,
+            "weather": weather_summary}
 
 
 # Stages ``run`` reports through ``on_stage`` (``edf features build`` shows them as progress).

@@ -8,7 +8,8 @@
 the previous days' origins (``edf_training.calibration.window_days``): the models score those rows'
 known actuals to recalibrate the interval online, and only the latest origin is written. Writes
 ``forecasts.parquet`` with exactly ``edf.data.outputs.FORECAST_COLUMNS``: series "consumption" for
-every building, "solar" for buildings with ``pv_capacity_kw > 0`` (exactly 0 at night).
+every building, "solar" for buildings with ``pv_capacity_kw > 0`` (exactly 0 at night); each row's
+``weather_source`` comes from ``weather/sources/`` of the features output.
 """
 
 from __future__ import annotations
@@ -43,8 +44,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None, run_id: str, model_version: str,
-                   issue_time: pd.Timestamp) -> pd.DataFrame:
-    """Predict every target in the bundle and shape the rows as FORECAST_COLUMNS."""
+                   issue_time: pd.Timestamp, weather_sources: dict[str, str] | None = None) -> pd.DataFrame:
+    """Predict every target in the bundle and shape the rows as FORECAST_COLUMNS.
+
+    ``weather_sources`` (building -> label, from the features job) fills ``weather_source``: a
+    building it does not list got no weather (``none``); without it (features from an older job
+    image) the source is ``unknown`` rather than a guess.
+    """
     from edf.data import contract as c
     from edf.data.outputs import FORECAST_COLUMNS, SERIES_OF_TARGET
     from edf.data.topology import pv_mask
@@ -73,9 +79,10 @@ def forecast_frame(models: dict, rows: pd.DataFrame, series: pd.DataFrame | None
     out["run_id"] = run_id
     out["issue_time"] = issue_time
     out["lead_hours"] = out["lead_hours"].astype("int32")
+    out["weather_source"] = weather_source_column(out["building_id"], weather_sources)
     for col in ("timestamp_hour", "origin_time", "issue_time"):
         out[col] = pd.to_datetime(out[col], utc=True)
-    for col in ("building_id", "grid_area", "series", "strategy", "model_version", "run_id"):
+    for col in ("building_id", "grid_area", "series", "strategy", "model_version", "run_id", "weather_source"):
         out[col] = out[col].astype("object")
     return out[list(FORECAST_COLUMNS)]
 
@@ -126,6 +133,7 @@ class ForecastWriter:
         self.path, self.writer, self.rows = path, None, 0
         self.buildings: set[str] = set()
         self.series: dict[str, int] = {}
+        self.weather_sources: dict[str, int] = {}  # buildings per weather source (batches hold disjoint buildings)
 
     def write(self, frame: pd.DataFrame) -> None:
         import pyarrow as pa
@@ -142,6 +150,8 @@ class ForecastWriter:
         self.buildings.update(frame["building_id"].astype(str).unique())
         for name, n in frame["series"].value_counts().items():
             self.series[name] = self.series.get(name, 0) + int(n)
+        for name, n in frame.drop_duplicates("building_id")["weather_source"].value_counts().items():
+            self.weather_sources[name] = self.weather_sources.get(name, 0) + int(n)
 
     def close(self) -> None:
         if self.writer is None:
@@ -149,7 +159,17 @@ class ForecastWriter:
         self.writer.close()
 
 
+def weather_source_column(buildings: pd.Series, sources: dict[str, str] | None) -> pd.Series:
+    """Each row's weather source from the features job's per-building labels (see forecast_frame)."""
+    from edf.data.outputs import WEATHER_SOURCE_NONE, WEATHER_SOURCE_UNKNOWN
+
+    if sources is None:
+        return pd.Series(WEATHER_SOURCE_UNKNOWN, index=buildings.index, dtype="object")
+    return buildings.astype(str).map(sources).fillna(WEATHER_SOURCE_NONE).astype("object")
+
+
 def run(args: argparse.Namespace) -> dict:
+    from edf.features.weather_inputs import read_sources
     from edf.jobs.args import job_config
     from edf.models.base import utc_keys
     from edf.models.bundle import load_bundle
@@ -161,15 +181,16 @@ def run(args: argparse.Namespace) -> dict:
     batches = building_batches(features, job_config(args).edf_inference.forecast_batch_buildings)
     out = Path(args.output)
     writer = ForecastWriter(out / FORECAST_FILE)
+    sources = read_sources(features)  # building -> weather source label (None: features from an older image)
     for i, buildings in enumerate(batches, start=1):
         rows = utc_keys(read_batch(features / "inference", buildings))
         series = utc_keys(read_batch(features / "series", buildings, required=False))
-        frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue)
+        frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue, weather_sources=sources)
         writer.write(frame)
         log.info("forecast batch %d/%d: %d buildings, %d rows", i, len(batches), len(buildings), len(frame))
     writer.close()
     summary = {"rows": writer.rows, "buildings": len(writer.buildings), "series": writer.series,
-               "batches": len(batches), "run_id": args.run_id}
+               "batches": len(batches), "run_id": args.run_id, "weather_sources": writer.weather_sources}
     (out / "_forecast_summary.json").write_text(json.dumps(summary, indent=2))
     log.info("forecasts written: %s", summary)
     return summary

@@ -125,3 +125,37 @@ def validate_emf(doc: dict[str, Any]) -> None:
             values = value if isinstance(value, list) else [value]
             if not values or not all(isinstance(v, int | float) and math.isfinite(v) for v in values):
                 raise ValueError(f"EMF metric {metric['Name']!r} must be a finite number, got {value!r}")
+
+
+def weather_source_documents(forecasts: pd.DataFrame, namespace: str, day: str | None = None) -> list[dict[str, Any]]:
+    """One EMF document per weather-source kind of the scored forecasts (issue 15).
+
+    Metric ``forecast_rows``, dimension ``WeatherSource`` (``forecast`` / ``stale`` / ``none`` /
+    ``unknown``): how many of the day's scored forecast rows were made with which weather. A
+    separate dimension set, so the accuracy alarms' ``SCHEMA(ns, GridArea, LeadBucket)`` ignore it.
+    """
+    from edf.data.outputs import weather_source_kind
+
+    docs = []
+    for kind, n in sorted(weather_source_counts(forecasts, by_kind=True).items()):
+        metrics = EphemeralMetrics(namespace=namespace)
+        metrics.service = None
+        metrics.add_dimension(name="WeatherSource", value=weather_source_kind(kind))
+        metrics.add_metric(name="forecast_rows", unit=MetricUnit.Count, value=float(n))
+        if day:
+            metrics.add_metadata(key="scored_day", value=day)
+        docs.append(metrics.serialize_metric_set())
+        metrics.clear_metrics()
+    return docs
+
+
+def weather_source_counts(forecasts: pd.DataFrame, by_kind: bool = False) -> dict[str, int]:
+    """Forecast rows per ``weather_source`` label (or per kind); rows without the column are ``unknown``."""
+    from edf.data.outputs import WEATHER_SOURCE_UNKNOWN, weather_source_kind
+
+    if "weather_source" not in forecasts.columns:
+        return {WEATHER_SOURCE_UNKNOWN: len(forecasts)} if len(forecasts) else {}
+    labels = forecasts["weather_source"].fillna(WEATHER_SOURCE_UNKNOWN).astype(str)
+    if by_kind:
+        labels = labels.map(weather_source_kind)
+    return {str(k): int(v) for k, v in labels.value_counts().sort_index().items()}

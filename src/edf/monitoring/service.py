@@ -41,6 +41,7 @@ class MonitorResult:
     parquet_uri: str | None = None
     decision: drift_mod.DriftDecision | None = None
     files: dict[str, str] = field(default_factory=dict)
+    weather_sources: dict[str, int] = field(default_factory=dict)  # forecast rows per weather_source label
 
     def summary(self) -> dict[str, Any]:
         """JSON-able summary (what the Lambda returns)."""
@@ -57,6 +58,7 @@ class MonitorResult:
                                 "skill_vs_seasonal_naive"]].to_dict("records"),
             "parquet_uri": self.parquet_uri,
             "emf_documents": len(self.emf_docs),
+            "weather_sources": self.weather_sources,
             "drift": self.decision.as_dict() if self.decision else None,
             "files": self.files,
         })
@@ -106,6 +108,9 @@ def run_daily(cfg: Any, day: dt.date, *, forecasts: pd.DataFrame | None = None, 
     if len(table):
         result.parquet_uri = write_parquet(table, sources.daily_key(prefix, day))
     result.emf_docs = emf.emf_documents(table, mon.metrics_namespace, mon.emf_series, day.isoformat())
+    # how many of the day's forecasts were made with which weather (forecast / stale / none)
+    result.weather_sources = emf.weather_source_counts(forecasts)
+    result.emf_docs += emf.weather_source_documents(forecasts, mon.metrics_namespace, day.isoformat())
     if emit is not None:
         for line in emf.emf_lines(result.emf_docs):
             emit(line)
@@ -141,6 +146,7 @@ def run_report(cfg: Any, forecasts: pd.DataFrame | str, actuals: pd.DataFrame | 
     act = sources.read_actuals(actuals, start, end)
     table, joined = track(forecasts, act, TrackerSettings.from_config(cfg), start, end)
     result = MonitorResult(start, end, table, joined)
+    result.weather_sources = emf.weather_source_counts(forecasts)
     files = {"table_parquet": str(out / "accuracy.parquet"), "table_csv": str(out / "accuracy.csv")}
     write_parquet(table, files["table_parquet"])
     table.to_csv(files["table_csv"], index=False)

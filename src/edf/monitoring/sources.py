@@ -28,7 +28,7 @@ import pandas as pd
 
 from edf.data import contract as c
 from edf.data.io import DataNotFoundError, list_files, read_one
-from edf.data.outputs import FORECAST_COLUMNS
+from edf.data.outputs import FORECAST_COLUMNS, WEATHER_SOURCE_UNKNOWN
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ def read_forecasts_parquet(location: str | Path, window_start: pd.Timestamp, win
     frames = []
     for uri in files:
         df = read_one(uri)
+        if "weather_source" not in df.columns:  # runs from before the column existed: said, not guessed
+            df = df.assign(weather_source=WEATHER_SOURCE_UNKNOWN)
         missing = [col for col in FORECAST_COLUMNS if col not in df.columns]
         if missing:
             log.warning("skipping %s: not a forecasts file (missing %s)", uri, ", ".join(missing))
@@ -80,7 +82,7 @@ def read_forecasts_store(store: Any, grid_areas: Iterable[str], window_start: pd
                              c.TIMESTAMP: pd.Timestamp(p.timestamp_hour).tz_convert("UTC"), "origin_time": origin,
                              "lead_hours": max(lead, 0), "yhat": p.yhat, "yhat_lower": p.yhat_lower,
                              "yhat_upper": p.yhat_upper, "strategy": "", "model_version": p.model_version,
-                             "issue_time": issue, "run_id": p.run_id})
+                             "issue_time": issue, "run_id": p.run_id, "weather_source": p.weather_source})
     return pd.DataFrame(rows, columns=list(FORECAST_COLUMNS))
 
 

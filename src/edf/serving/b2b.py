@@ -97,7 +97,7 @@ def building_forecast(building_id: str) -> Response:
             continue
         out[s] = [{"timestamp_hour": iso(p.timestamp_hour), "yhat": num(p.yhat), "yhat_lower": num(p.yhat_lower),
                    "yhat_upper": num(p.yhat_upper), "model_version": p.model_version,
-                   "issue_time": iso(p.issue_time)}
+                   "issue_time": iso(p.issue_time), "weather_source": p.weather_source}
                   for p in deps.store.building_series(bid, s, start, end)]
     return json_response(200, {"building_id": bid, "grid_area": info.grid_area, "start": iso(start),
                                "end": iso(end), "unit": "kWh", "series": out})

@@ -36,6 +36,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from edf.data.outputs import WEATHER_SOURCE_RE, WEATHER_SOURCE_UNKNOWN
+
 BACKENDS = ("TIMESTREAM", "DYNAMODB", "RDS")
 SERIES = ("consumption", "solar")
 BUILDING_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -96,6 +98,12 @@ def check_text(name: str, value: str) -> str:
     return value
 
 
+def check_weather_source(value: str) -> str:
+    if not isinstance(value, str) or not WEATHER_SOURCE_RE.fullmatch(value):
+        raise InvalidValueError(f"weather_source must match {WEATHER_SOURCE_RE.pattern}, got {value!r}")
+    return value
+
+
 def utc(value: dt.datetime, name: str = "timestamp") -> dt.datetime:
     """A timezone-aware datetime converted to UTC; naive datetimes are refused (ambiguous)."""
     if not isinstance(value, dt.datetime):
@@ -145,6 +153,8 @@ class ForecastRow:
     strategy: str = ""
     origin_time: dt.datetime | None = None
     lead_hours: int | None = None
+    # which weather the inference used: forecast | stale:<age>h | none | unknown (edf.data.outputs)
+    weather_source: str = WEATHER_SOURCE_UNKNOWN
 
     def validated(self) -> ForecastRow:
         check_building_id(self.building_id)
@@ -159,6 +169,7 @@ class ForecastRow:
             utc(self.origin_time, "origin_time")
         for name in ("yhat", "yhat_lower", "yhat_upper"):
             _finite(name, getattr(self, name))
+        check_weather_source(self.weather_source)
         if not self.yhat_lower <= self.yhat <= self.yhat_upper:
             raise InvalidValueError(
                 f"{self.building_id} {self.series} {iso_z(self.timestamp_hour)}: interval "
@@ -206,6 +217,7 @@ class ForecastPoint:
     model_version: str
     run_id: str
     origin_time: dt.datetime | None = None
+    weather_source: str = WEATHER_SOURCE_UNKNOWN  # stored before the source was recorded: unknown
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from typing import Any
 
+from edf.data.outputs import WEATHER_SOURCE_UNKNOWN
 from edf.storage.base import (
     BuildingInfo,
     ForecastPoint,
@@ -190,6 +191,7 @@ class DynamoDBForecastStore:
             item["lh"] = {"N": str(int(r.lead_hours))}
         if r.origin_time is not None:
             item["ot"] = {"S": iso_z(r.origin_time)}
+        item["ws"] = {"S": r.weather_source}  # weather source (issue 15)
         return item
 
     @staticmethod
@@ -472,7 +474,8 @@ class DynamoDBForecastStore:
             timestamp_hour=parse_iso_z(item["th"]["S"]), yhat=float(item["y"]["N"]),
             yhat_lower=float(item["lo"]["N"]), yhat_upper=float(item["hi"]["N"]),
             issue_time=parse_iso_z(item["it"]["S"]), model_version=item["mv"]["S"], run_id=item["r"]["S"],
-            origin_time=parse_iso_z(item["ot"]["S"]) if "ot" in item else None)
+            origin_time=parse_iso_z(item["ot"]["S"]) if "ot" in item else None,
+            weather_source=item.get("ws", {}).get("S", WEATHER_SOURCE_UNKNOWN))
 
     def building_series(self, building_id: str, series: str, start: dt.datetime,
                         end: dt.datetime) -> list[ForecastPoint]:
@@ -483,7 +486,7 @@ class DynamoDBForecastStore:
             KeyConditionExpression="PK = :p AND SK BETWEEN :a AND :b", ConsistentRead=True,
             ExpressionAttributeValues={":p": {"S": f"F#{building_id}#{series}"}, ":a": {"S": iso_z(start)},
                                        ":b": {"S": iso_z(end - dt.timedelta(seconds=1)) + END_SUFFIX}},
-            ProjectionExpression="th, y, lo, hi, it, r, mv, ot, g")
+            ProjectionExpression="th, y, lo, hi, it, r, mv, ot, ws, g")
         return newest_per_hour(self._point(it) for it in self._visible(items))
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS
+from edf.data.outputs import FORECAST_COLUMNS, RECOMMENDATION_COLUMNS, WEATHER_SOURCE_UNKNOWN
 from edf.storage.base import ForecastRow, ForecastStore, InvalidValueError, RecommendationRow, WriteResult
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ def forecast_rows(df: pd.DataFrame, run_id: str, model_version: str | None = Non
     ``model_version`` (the workflow's) fills rows whose own ``model_version`` is empty. Columns are
     converted once per chunk (not per value): the load handles 1.44 M rows for 10,000 buildings.
     """
+    df = _with_weather_source(df)
     _check_columns(df, FORECAST_COLUMNS, "forecasts.parquet")
     other = set(df["run_id"].astype(str)) - {run_id}
     if other:
@@ -76,11 +77,21 @@ def forecast_rows(df: pd.DataFrame, run_id: str, model_version: str | None = Non
                   df["yhat"].astype(float).tolist(), df["yhat_lower"].astype(float).tolist(),
                   df["yhat_upper"].astype(float).tolist(), _utc_list(df["issue_time"]),
                   _text_list(df["model_version"], model_version or "unknown"), _text_list(df["strategy"], ""),
-                  _utc_list(df["origin_time"]), leads, strict=True)
+                  _utc_list(df["origin_time"]), leads, _text_list(df["weather_source"], WEATHER_SOURCE_UNKNOWN),
+                  strict=True)
     return [ForecastRow(building_id=b, grid_area=a, series=s, timestamp_hour=t, yhat=y, yhat_lower=lo,
                         yhat_upper=hi, issue_time=it, run_id=run_id, model_version=mv, strategy=st,
-                        origin_time=ot, lead_hours=lh)
-            for b, a, s, t, y, lo, hi, it, mv, st, ot, lh in columns]
+                        origin_time=ot, lead_hours=lh, weather_source=ws)
+            for b, a, s, t, y, lo, hi, it, mv, st, ot, lh, ws in columns]
+
+
+def _with_weather_source(df: pd.DataFrame) -> pd.DataFrame:
+    """Forecasts from a job image older than the weather_source column load as ``unknown`` (said, not guessed)."""
+    if "weather_source" in df.columns:
+        return df.assign(weather_source=df["weather_source"].fillna(WEATHER_SOURCE_UNKNOWN))
+    log.warning("forecasts.parquet has no weather_source column (written by an older job image): rows load "
+                "as %r", WEATHER_SOURCE_UNKNOWN)
+    return df.assign(weather_source=WEATHER_SOURCE_UNKNOWN)
 
 
 def recommendation_rows(df: pd.DataFrame, run_id: str) -> list[RecommendationRow]:
@@ -99,6 +110,8 @@ def recommendation_rows(df: pd.DataFrame, run_id: str) -> list[RecommendationRow
 
 
 FORECAST_KEY = ("building_id", "series", "timestamp_hour")
+# columns older job images did not write: the rows load with a stated default (weather_source: unknown)
+OPTIONAL_COLUMNS = ("weather_source",)
 RECOMMENDATION_KEY = ("building_id", "kind", "timestamp_hour", "action")
 
 
@@ -125,7 +138,7 @@ def precheck(paths: list[Path], run_id: str, expected: dict[str, str], key: tupl
     import pyarrow.parquet as pq
 
     names = set(pq.read_schema(paths[0]).names)
-    missing = [c for c in expected if c not in names]
+    missing = [c for c in expected if c not in names and c not in OPTIONAL_COLUMNS]
     if missing:
         raise InvalidValueError(f"{what} is missing column(s) {', '.join(missing)} "
                                 f"(expected edf.data.outputs schema: {', '.join(expected)})")
@@ -180,7 +193,9 @@ def frames(paths: list[Path], columns: list[str], chunk_rows: int) -> Iterator[p
     import pyarrow.parquet as pq
 
     for path in paths:
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows, columns=columns):
+        file = pq.ParquetFile(path)
+        present = [c for c in columns if c in file.schema_arrow.names]  # optional columns may be absent
+        for batch in file.iter_batches(batch_size=chunk_rows, columns=present):
             yield batch.to_pandas()
 
 

@@ -70,6 +70,7 @@ CREATE INDEX IF NOT EXISTS forecasts_newest_idx
 CREATE INDEX IF NOT EXISTS forecasts_area_idx
     ON {schema}.forecasts (grid_area, series, timestamp_hour);
 CREATE INDEX IF NOT EXISTS forecasts_run_idx ON {schema}.forecasts (run_id);
+ALTER TABLE {schema}.forecasts ADD COLUMN IF NOT EXISTS weather_source text NOT NULL DEFAULT 'unknown';
 CREATE TABLE IF NOT EXISTS {schema}.recommendations (
     run_id                 text NOT NULL,
     building_id            text NOT NULL,
@@ -114,7 +115,8 @@ BUILDINGS_UPSERT = (
 NEWEST_ORDER = "origin_time DESC NULLS LAST, issue_time DESC, run_id DESC"
 
 F_COLS = ("building_id", "series", "timestamp_hour", "run_id", "grid_area", "issue_time", "origin_time",
-          "lead_hours", "yhat", "yhat_lower", "yhat_upper", "strategy", "model_version", "write_id")
+          "lead_hours", "yhat", "yhat_lower", "yhat_upper", "strategy", "model_version", "write_id",
+          "weather_source")
 R_COLS = ("run_id", "building_id", "kind", "timestamp_hour", "action", "grid_area", "kw",
           "expected_reduction_kwh", "expected_saving", "issue_time", "write_id")
 
@@ -222,7 +224,7 @@ class PostgresForecastStore:
                 for r in stream.forecast_rows(forecasts):
                     copy.write_row((r.building_id, r.series, r.timestamp_hour, r.run_id, r.grid_area, r.issue_time,
                                     r.origin_time, r.lead_hours, r.yhat, r.yhat_lower, r.yhat_upper, r.strategy,
-                                    r.model_version, write_id))
+                                    r.model_version, write_id, r.weather_source))
             updates = self._sql.SQL(", ").join(
                 self._sql.SQL("{c} = EXCLUDED.{c}").format(c=self._sql.Identifier(c))
                 for c in F_COLS if c not in ("building_id", "series", "timestamp_hour", "run_id"))
@@ -278,12 +280,12 @@ class PostgresForecastStore:
         start, end = check_range(start, end)
         rows = self._rows(
             "SELECT DISTINCT ON (timestamp_hour) timestamp_hour, yhat, yhat_lower, yhat_upper, issue_time, "
-            "model_version, run_id, origin_time FROM {schema}.forecasts "
+            "model_version, run_id, origin_time, weather_source FROM {schema}.forecasts "
             "WHERE building_id = %s AND series = %s AND timestamp_hour >= %s AND timestamp_hour < %s "
             f"ORDER BY timestamp_hour, {NEWEST_ORDER}", (building_id, series, start, end))
         return [ForecastPoint(h.astimezone(dt.UTC), y, lo, hi, it.astimezone(dt.UTC), mv, r,
-                              ot.astimezone(dt.UTC) if ot is not None else None)
-                for h, y, lo, hi, it, mv, r, ot in rows]
+                              ot.astimezone(dt.UTC) if ot is not None else None, ws)
+                for h, y, lo, hi, it, mv, r, ot, ws in rows]
 
     def portfolio_series(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                          end: dt.datetime) -> list[PortfolioPoint]:

@@ -6,7 +6,7 @@ TIMESTAMP measure (what range predicates use) and as the ``target_hour`` dimensi
 identifies a record by dimensions + time + measure name; all 72 hours of one run share the issue
 time, so without a per-hour dimension they would be one record overwriting itself). Records are
 multi-measure (``yhat``, ``yhat_lower``, ``yhat_upper``, ``target_time``, ``origin_time``,
-``model_version``, ``strategy``), one per building, series and target hour. ``origin_time`` (the
+``model_version``, ``strategy``, ``weather_source``), one per building, series and target hour. ``origin_time`` (the
 run's forecast origin; omitted when unknown) decides first which forecast wins an hour
 (:func:`edf.storage.base.forecast_rank`), and a building's current grid area is the area of its
 newest-origin records: the portfolio picks each building's winning record per hour before the
@@ -49,6 +49,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from edf.data.outputs import WEATHER_SOURCE_UNKNOWN
 from edf.storage.base import (
     BuildingInfo,
     ForecastPoint,
@@ -74,7 +75,8 @@ _IDENT_RE = re.compile(r"^[A-Za-z0-9_.-]{3,256}$")
 _LITERAL_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
 _TRANSIENT = ("throttl", "internal", "timeout", "timed out", "try again", "unavailable")
 F_DIMS = ["building_id", "grid_area", "series", "target_hour", "run_id", "write_id"]
-F_MEASURES = ["target_time", "origin_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy"]
+F_MEASURES = ["target_time", "origin_time", "yhat", "yhat_lower", "yhat_upper", "model_version", "strategy",
+              "weather_source"]
 # Which record wins a target hour: newest origin, then issue (record time), then run id.
 NEWEST_ORDER = "origin_time DESC NULLS LAST, time DESC, run_id DESC"
 R_DIMS = ["building_id", "grid_area", "kind", "action", "target_hour", "run_id", "write_id"]
@@ -241,7 +243,8 @@ class TimestreamForecastStore:
                        "yhat": float(r.yhat), "yhat_lower": float(r.yhat_lower), "yhat_upper": float(r.yhat_upper),
                        "model_version": r.model_version or "unknown", "strategy": r.strategy or "unknown",
                        "building_id": r.building_id, "grid_area": r.grid_area, "series": r.series,
-                       "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id, "write_id": write_id}
+                       "target_hour": iso_z(r.timestamp_hour), "run_id": r.run_id, "write_id": write_id,
+                       "weather_source": r.weather_source}
 
         r_rows = ({"issue_time": r.issue_time, "target_time": r.timestamp_hour, "kw": float(r.kw),
                    "expected_reduction_kwh": float(r.expected_reduction_kwh),
@@ -318,8 +321,8 @@ class TimestreamForecastStore:
         start, end = check_range(start, end)
         return (
             "SELECT target_hour, yhat, yhat_lower, yhat_upper, time AS issue_time, model_version, run_id,"
-            " origin_time FROM ("
-            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id, origin_time,"
+            " origin_time, weather_source FROM ("
+            " SELECT target_hour, yhat, yhat_lower, yhat_upper, time, model_version, run_id, origin_time, weather_source,"
             f" ROW_NUMBER() OVER (PARTITION BY target_hour ORDER BY {NEWEST_ORDER}) AS rn"
             f" FROM {self._from(self.table)} WHERE measure_name = 'forecast'"
             f" AND building_id = {_lit(building_id)} AND series = {_lit(series)}"
@@ -334,7 +337,8 @@ class TimestreamForecastStore:
         return [ForecastPoint(dt.datetime.strptime(r["target_hour"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC),
                               float(r["yhat"]), float(r["yhat_lower"]), float(r["yhat_upper"]),
                               _parse_time(r["issue_time"]), r["model_version"], r["run_id"],
-                              _parse_time(r["origin_time"]) if r.get("origin_time") else None) for r in rows]
+                              _parse_time(r["origin_time"]) if r.get("origin_time") else None,
+                              r.get("weather_source") or WEATHER_SOURCE_UNKNOWN) for r in rows]
 
     def portfolio_series_sql(self, grid_areas: Iterable[str], series: str, start: dt.datetime,
                              end: dt.datetime) -> str:

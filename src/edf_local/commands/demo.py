@@ -52,6 +52,7 @@ def _demo(args: argparse.Namespace) -> int:
     from edf.commands.models import decide, render_evaluation, show_package
     from edf_local.progress import WorkflowProgress
     from edf_local.runtime import LocalRuntime, format_timings
+    from edf_local.weather import weather_summary_line
 
     started = time.perf_counter()
     timings: dict[str, Any] = {}
@@ -115,6 +116,7 @@ def _demo(args: argparse.Namespace) -> int:
         load = inference.output.get("load", {})
         print(f"forecasts stored: {load.get('forecasts_written')} rows, recommendations: "
               f"{load.get('recommendations_written')} rows, backend {load.get('backend')}, run_id {load.get('run_id')}")
+        print(weather_summary_line(rt, inference_date))
         print(f"training -> approval -> inference took {time.perf_counter() - started:.1f}s in total; "
               f"job logs under {rt.workdir / 'jobs'}")
         follow_up = f"edf local monitor --strategy {args.strategy}"

@@ -350,6 +350,7 @@ resource "aws_cloudwatch_dashboard" "this" {
           }
         },
       ],
+      local.weather_widgets,
     )
   })
 }

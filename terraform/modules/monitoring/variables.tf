@@ -80,6 +80,36 @@ variable "tags" {
   default     = {}
 }
 
+variable "weather_namespace" {
+  description = "CloudWatch namespace of the weather fetcher's EMF metrics; null: no fetcher, no weather alarms."
+  type        = string
+  default     = null
+}
+
+variable "weather_environment" {
+  description = "Environment dimension value the fetcher emits (the env suffix)."
+  type        = string
+  default     = ""
+}
+
+variable "weather_max_age_hours" {
+  description = "Newest-forecast age (h) above which the age alarm fires (edf_weather.freshness.max_age_hours)."
+  type        = number
+  default     = 12
+}
+
+variable "weather_error_rate_pct" {
+  description = "Failed provider requests per hour, in % of requests, above which the alarm fires."
+  type        = number
+  default     = 20
+}
+
+variable "weather_latency_p90_ms" {
+  description = "Provider p90 latency (ms) above which the alarm fires."
+  type        = number
+  default     = 5000
+}
+
 variable "daily_state_machine_arn" {
   description = "The daily (inference) state machine whose success the deadline alarm expects."
   type        = string

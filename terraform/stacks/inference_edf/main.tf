@@ -1,6 +1,7 @@
 # inference_edf: the forecast store, the inference Lambdas, EDFInferenceWorkflow and its daily
 # schedule, the accuracy monitor, the REST API (OpenAPI import, Cognito for B2C, API keys and
-# usage plans for B2B), the weather-provider secret, and the alarms and dashboard.
+# usage plans for B2B), the weather-provider secret, the weather fetcher (weather.tf), and the
+# alarms and dashboard.
 # Names come from config/edf_config.yaml (*_base + environment suffix).
 
 data "aws_caller_identity" "current" {}
@@ -719,6 +720,7 @@ module "monitoring" {
       b2c_api                = module.api_function["b2c_api"].function_name
     },
     var.enable_accuracy_monitor ? { accuracy_monitor = module.accuracy_monitor[0].function_name } : {},
+    local.weather_enabled ? { weather_fetcher = module.weather_fetcher[0].function_name } : {},
   )
   api_name           = local.names.api
   api_stage          = module.api.stage_name
@@ -737,4 +739,10 @@ module "monitoring" {
   max_cv_rmse_pct = local.mon.drift.max_cv_rmse_pct
   min_coverage    = local.mon.drift.min_coverage
   max_coverage    = local.mon.drift.max_coverage
+  # the weather fetcher's alarms (modules/monitoring/weather.tf)
+  weather_namespace      = local.weather_enabled ? local.weather.metrics_namespace : null
+  weather_environment    = local.suffix
+  weather_max_age_hours  = local.weather.freshness.max_age_hours
+  weather_error_rate_pct = local.weather.alarm_error_rate_pct
+  weather_latency_p90_ms = local.weather.alarm_latency_p90_ms
 }

@@ -53,6 +53,16 @@ output "alarm_names" {
   value       = module.monitoring.alarm_names
 }
 
+output "weather_fetcher_function_name" {
+  description = "Weather-forecast fetcher Lambda (null when enable_weather_fetcher is false)."
+  value       = local.weather_enabled ? module.weather_fetcher[0].function_name : null
+}
+
+output "weather_fetch_schedule_name" {
+  description = "EventBridge Scheduler schedule of the weather fetcher (null when disabled)."
+  value       = local.weather_enabled ? aws_scheduler_schedule.weather_fetch[0].name : null
+}
+
 output "features_job_name" {
   description = "AWS Glue job of FeatureEngineeringInferenceEDF."
   value       = module.features_job.job_name

@@ -218,3 +218,9 @@ variable "cognito_advanced_security_mode" {
     error_message = "cognito_advanced_security_mode must be OFF, AUDIT or ENFORCED."
   }
 }
+
+variable "enable_weather_fetcher" {
+  description = "Deploy the weather-forecast fetcher and its schedule (false when ingestion already fills edf-inputs/weather-forecast/)."
+  type        = bool
+  default     = true
+}
