@@ -228,8 +228,9 @@ def _scored_frame(rows: pd.DataFrame, yhat: np.ndarray, lower: np.ndarray, upper
     """One row per forecast whose actual is known and lies after the training window, with its score."""
     frame = pd.DataFrame({
         "building": rows[c.BUILDING_ID].astype(str).to_numpy(),
-        "origin": pd.to_datetime(rows[ORIGIN], utc=True).to_numpy(),
-        "ts": pd.to_datetime(rows[c.TIMESTAMP], utc=True).to_numpy(),
+        # .array keeps datetime64 (to_numpy of a tz-aware column builds a Timestamp object per row)
+        "origin": pd.to_datetime(rows[ORIGIN], utc=True).array,
+        "ts": pd.to_datetime(rows[c.TIMESTAMP], utc=True).array,
         "bucket": lead_buckets(rows[LEAD], bucket_hours),
         "s": coverage_scores(rows[target].to_numpy(dtype="float64"), yhat, lower, upper),
     })

@@ -39,7 +39,7 @@ def _positions(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _poa(ghi: np.ndarray, pos: pd.DataFrame, tilt: float, azimuth: float) -> np.ndarray:
+def _poa(ghi: np.ndarray, pos: pd.DataFrame, tilt: float | np.ndarray, azimuth: float | np.ndarray) -> np.ndarray:
     import pvlib
 
     zen = pos["zenith"].to_numpy(dtype="float64")
@@ -89,15 +89,19 @@ def add_poa_features(rows: pd.DataFrame, orientations: dict[str, list[float]]) -
     if "latitude" not in rows.columns or rows.empty:
         out["clear_sky_index"] = np.nan
         return out
-    located = rows["latitude"].notna() & rows["longitude"].notna()
+    located = (rows["latitude"].notna() & rows["longitude"].notna()).to_numpy()
     if located.any():
-        pos = _positions(rows[located])
-        for building, idx in rows[located].groupby(c.BUILDING_ID).groups.items():
-            tilt, az = orientations.get(str(building), DEFAULT_ORIENTATION)
-            p = pos.loc[idx]
-            ghi = rows.loc[idx, c.GHI].to_numpy(dtype="float64") if c.GHI in rows.columns else np.full(len(idx), np.nan)
-            out.loc[idx, "poa_irradiance"] = _poa(ghi, p, tilt, az)
-            out.loc[idx, "poa_clearsky"] = _poa(rows.loc[idx, "clearsky_ghi"].to_numpy(dtype="float64"), p, tilt, az)
+        sub = rows[located]
+        pos = _positions(sub).reset_index(drop=True)
+        ghi_all = sub[c.GHI].to_numpy(dtype="float64") if c.GHI in sub.columns else np.full(len(sub), np.nan)
+        clear_all = sub["clearsky_ghi"].to_numpy(dtype="float64")
+        # one vectorised pvlib call for every building: each row carries its building's orientation
+        ids = sub[c.BUILDING_ID].astype(str)
+        known = {b: orientations.get(b, DEFAULT_ORIENTATION) for b in ids.unique()}
+        tilt = ids.map({b: o[0] for b, o in known.items()}).to_numpy(dtype="float64")
+        az = ids.map({b: o[1] for b, o in known.items()}).to_numpy(dtype="float64")
+        out.loc[located, "poa_irradiance"] = _poa(ghi_all, pos, tilt, az)
+        out.loc[located, "poa_clearsky"] = _poa(clear_all, pos, tilt, az)
     ghi = out[c.GHI] if c.GHI in out.columns else pd.Series(np.nan, index=out.index)
     out["clear_sky_index"] = np.where(out["clearsky_ghi"] > 20, ghi / out["clearsky_ghi"].where(out["clearsky_ghi"] > 20), np.nan)
     return out
@@ -131,6 +135,10 @@ def add_recent_performance(rows: pd.DataFrame, series: pd.DataFrame | None, orie
         return out
     hist["clearsky_ghi"] = 0.0
     hist = add_poa_features(hist.reset_index(drop=True), orientations)
+    # row positions per building, found once: a mask per building is quadratic in the batch's buildings
+    positions = rows.groupby(c.BUILDING_ID).indices
+    all_origins = pd.to_datetime(rows[ORIGIN], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    pr = np.full(len(rows), np.nan)
     for building, grp in hist.groupby(c.BUILDING_ID):
         ts = grp[c.TIMESTAMP].dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
         order = np.argsort(ts)
@@ -138,11 +146,13 @@ def add_recent_performance(rows: pd.DataFrame, series: pd.DataFrame | None, orie
         y = np.nan_to_num(grp[target].to_numpy(dtype="float64")[order])
         poa = np.nan_to_num(grp["poa_irradiance"].to_numpy(dtype="float64")[order])
         cy, cp = np.concatenate([[0], np.cumsum(y)]), np.concatenate([[0], np.cumsum(poa)])
-        mask = (rows[c.BUILDING_ID] == building).to_numpy()
-        origins = pd.to_datetime(rows.loc[mask, ORIGIN], utc=True).dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
-        hi = np.searchsorted(ts, origins, side="left")
-        lo = np.searchsorted(ts, origins - np.timedelta64(days, "D"), side="left")
+        at = positions.get(building)
+        if at is None:
+            continue
+        hi = np.searchsorted(ts, all_origins[at], side="left")
+        lo = np.searchsorted(ts, all_origins[at] - np.timedelta64(days, "D"), side="left")
         num, den = cy[hi] - cy[lo], cp[hi] - cp[lo]
-        out.loc[mask, "pr_recent"] = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+        pr[at] = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
+    out["pr_recent"] = pr
     out["physical_forecast"] = out["pr_recent"] * out["poa_irradiance"]
     return out
