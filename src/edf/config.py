@@ -329,6 +329,8 @@ class InferenceConfig(_Section):
     # GenerateForecastsEDF predicts this many buildings at a time: its memory is bounded by the batch,
     # not the portfolio (10,000 buildings at once exceed an ml.m5.large's 8 GiB; measured)
     forecast_batch_buildings: int = Field(1000, ge=1)
+    # processes predicting batches side by side (null: the instance's vCPUs; each holds one batch)
+    forecast_workers: int | None = Field(None, ge=1)
     forecast_db_type: Literal["TIMESTREAM", "RDS", "DYNAMODB"] = "TIMESTREAM"
     load_forecasts_lambda_memory: int = Field(512, ge=128, le=10240)
     load_forecasts_lambda_timeout: int = Field(300, ge=1, le=900)

@@ -218,35 +218,37 @@ def test_forecast_job_recalibrates_from_the_recent_origins_and_writes_only_its_o
     np.testing.assert_allclose(out.yhat, alone.yhat)  # the point forecast is the model's alone
 
 
-def test_forecast_job_in_building_batches_writes_what_one_pass_writes(data, fast_cfg, tmp_path, monkeypatch):
+def test_forecast_job_in_building_batches_writes_what_one_pass_writes(data, fast_cfg, tmp_path):
     """GenerateForecastsEDF predicts a batch of buildings at a time (10,000 at once exceeded the
-    instance's 8 GiB): the recalibration and every model read only a building's own rows, so the
-    file must be the same whatever the batch size."""
+    instance's 8 GiB), in worker processes side by side: the recalibration and every model read only a
+    building's own rows, so the file must be the same whatever the batch size and the workers."""
     import json
 
-    import edf.models.bundle as bundle
     from edf.data.io import write_parquet
     from edf.jobs import forecast
+    from edf.models.bundle import save_bundle
 
     train, evaluation, series = data
     model = make_model("xgboost", "consumption_kwh", fast_cfg).fit(train, series)
-    monkeypatch.setattr(bundle, "load_bundle", lambda _path: ({}, {"consumption_kwh": model}))
+    save_bundle(tmp_path / "model", {"consumption_kwh": model}, "test")
     rows = evaluation.assign(grid_area="north")
     for day, part in rows.groupby(rows.origin_time.dt.date):  # the features job's origin_date partitions
         write_parquet(part, tmp_path / f"features/inference/origin_date={day}/part-0.parquet")
     write_parquet(series, tmp_path / "features/series/part-0.parquet")
 
-    def run(batch: int) -> tuple[dict, pd.DataFrame]:
-        overrides = json.dumps({"edf_inference": {"forecast_batch_buildings": batch}})
-        args = forecast.parse_args(["--model", str(tmp_path), "--features", str(tmp_path / "features"),
-                                    "--output", str(tmp_path / f"out-{batch}"), "--run-id", "run",
-                                    "--model-version", "v1", "--issue-time", "2024-04-01T05:00:00Z",
-                                    "--overrides", overrides])
+    def run(batch: int, workers: int) -> tuple[dict, pd.DataFrame]:
+        overrides = json.dumps({"edf_inference": {"forecast_batch_buildings": batch, "forecast_workers": workers}})
+        out = tmp_path / f"out-{batch}-{workers}"
+        args = forecast.parse_args(["--model", str(tmp_path / "model"), "--features", str(tmp_path / "features"),
+                                    "--output", str(out), "--run-id", "run", "--model-version", "v1",
+                                    "--issue-time", "2024-04-01T05:00:00Z", "--overrides", overrides])
         summary = forecast.run(args)
-        out = pd.read_parquet(tmp_path / f"out-{batch}/forecasts.parquet")
-        return summary, out.sort_values(["building_id", "timestamp_hour"]).reset_index(drop=True)
+        frame = pd.read_parquet(out / "forecasts.parquet")
+        return summary, frame.sort_values(["building_id", "timestamp_hour"]).reset_index(drop=True)
 
-    one, whole = run(1)
-    many, batched = run(1000)
-    assert one["batches"] == 2 and many["batches"] == 1 and one["rows"] == many["rows"] == len(whole) == 2 * HORIZON
-    pd.testing.assert_frame_equal(whole, batched)
+    whole_summary, whole = run(1000, 1)
+    for batch, workers in ((1, 1), (1, 2)):
+        summary, batched = run(batch, workers)
+        assert (summary["batches"], summary["workers"]) == (2, workers)
+        assert summary["rows"] == whole_summary["rows"] == len(whole) == 2 * HORIZON
+        pd.testing.assert_frame_equal(whole, batched)

@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -168,29 +169,73 @@ def weather_source_column(buildings: pd.Series, sources: dict[str, str] | None) 
     return buildings.astype(str).map(sources).fillna(WEATHER_SOURCE_NONE).astype("object")
 
 
+class BatchForecaster:
+    """Forecasts one batch of buildings; built once per process (the pool's workers load the bundle
+    themselves: forking a process whose XGBoost/OpenMP threads already ran can hang the child)."""
+
+    def __init__(self, args: argparse.Namespace, issue: pd.Timestamp) -> None:
+        from edf.features.weather_inputs import read_sources
+        from edf.models.bundle import load_bundle
+
+        self.args, self.issue, self.features = args, issue, Path(args.features)
+        _, self.models = load_bundle(args.model)
+        self.sources = read_sources(self.features)  # building -> weather source (None: an older features image)
+
+    def __call__(self, buildings: list[str]) -> pd.DataFrame:
+        from edf.models.base import utc_keys
+
+        rows = utc_keys(read_batch(self.features / "inference", buildings))
+        series = utc_keys(read_batch(self.features / "series", buildings, required=False))
+        return forecast_frame(self.models, rows, series, self.args.run_id, self.args.model_version, self.issue,
+                              weather_sources=self.sources)
+
+
+_WORKER: BatchForecaster | None = None
+
+
+def _init_worker(args: argparse.Namespace, issue: pd.Timestamp) -> None:
+    global _WORKER
+    _WORKER = BatchForecaster(args, issue)
+
+
+def _forecast_in_worker(buildings: list[str]) -> pd.DataFrame:
+    assert _WORKER is not None, "worker not initialised"
+    return _WORKER(buildings)
+
+
+def forecast_batches(args: argparse.Namespace, issue: pd.Timestamp, batches: list[list[str]], workers: int):
+    """Each batch's forecasts, in batch order: in this process, or in ``workers`` spawned processes
+    (the instance's vCPUs; most of a batch's time is single-threaded pandas and pvlib)."""
+    if workers <= 1 or len(batches) <= 1:
+        forecaster = BatchForecaster(args, issue)
+        yield from map(forecaster, batches)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_init_worker, initargs=(args, issue)) as pool:
+        yield from pool.map(_forecast_in_worker, batches)
+
+
 def run(args: argparse.Namespace) -> dict:
-    from edf.features.weather_inputs import read_sources
     from edf.jobs.args import job_config
-    from edf.models.base import utc_keys
-    from edf.models.bundle import load_bundle
 
     issue = pd.Timestamp(args.issue_time) if args.issue_time else pd.Timestamp(dt.datetime.now(dt.UTC))
     issue = issue.tz_localize("UTC") if issue.tzinfo is None else issue.tz_convert("UTC")
-    _, models = load_bundle(args.model)
-    features = Path(args.features)
-    batches = building_batches(features, job_config(args).edf_inference.forecast_batch_buildings)
+    settings = job_config(args).edf_inference
+    batches = building_batches(Path(args.features), settings.forecast_batch_buildings)
+    workers = min(settings.forecast_workers or (os.cpu_count() or 1), len(batches))
     out = Path(args.output)
     writer = ForecastWriter(out / FORECAST_FILE)
-    sources = read_sources(features)  # building -> weather source label (None: features from an older image)
-    for i, buildings in enumerate(batches, start=1):
-        rows = utc_keys(read_batch(features / "inference", buildings))
-        series = utc_keys(read_batch(features / "series", buildings, required=False))
-        frame = forecast_frame(models, rows, series, args.run_id, args.model_version, issue, weather_sources=sources)
+    for i, (buildings, frame) in enumerate(zip(batches, forecast_batches(args, issue, batches, workers),
+                                               strict=True), start=1):
         writer.write(frame)
         log.info("forecast batch %d/%d: %d buildings, %d rows", i, len(batches), len(buildings), len(frame))
     writer.close()
     summary = {"rows": writer.rows, "buildings": len(writer.buildings), "series": writer.series,
-               "batches": len(batches), "run_id": args.run_id, "weather_sources": writer.weather_sources}
+               "batches": len(batches), "workers": workers, "run_id": args.run_id,
+               "weather_sources": writer.weather_sources}
     (out / "_forecast_summary.json").write_text(json.dumps(summary, indent=2))
     log.info("forecasts written: %s", summary)
     return summary
