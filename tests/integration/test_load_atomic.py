@@ -26,6 +26,7 @@ from typing import Any
 import boto3
 import pandas as pd
 import pytest
+from api_events import b2b_get_event
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
@@ -66,12 +67,7 @@ NEW = {"new-run": ("edf-2026-06-02", *_run("edf-2026-06-02", D, D + dt.timedelta
 
 # ---------------------------------------------------------------- the API as a tenant sees it
 def _get(path: str, query: dict[str, str]) -> tuple[int, dict]:
-    event = {"resource": path, "path": path, "httpMethod": "GET", "headers": {"x-api-key": KEY},
-             "multiValueHeaders": {}, "queryStringParameters": query or None,
-             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
-             "pathParameters": None, "body": None, "isBase64Encoded": False,
-             "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": path, "stage": "test",
-                                "requestId": "r", "identity": {"apiKey": KEY, "apiKeyId": None}}}
+    event = b2b_get_event(path, query, KEY)
     resp = b2b.handle(event, None)
     return resp["statusCode"], json.loads(resp["body"])
 

@@ -11,6 +11,7 @@ import datetime as dt
 import json
 
 import pytest
+from api_events import b2b_get_event
 
 from edf.config import load_config
 from edf.serving import b2b
@@ -58,12 +59,7 @@ def api():
 
 
 def _get(path: str, query: dict[str, str]) -> tuple[int, dict, int]:
-    event = {"resource": path, "path": path, "httpMethod": "GET", "headers": {"x-api-key": KEY},
-             "multiValueHeaders": {}, "queryStringParameters": query or None,
-             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} or None,
-             "pathParameters": None, "body": None, "isBase64Encoded": False,
-             "requestContext": {"resourcePath": path, "httpMethod": "GET", "path": path, "stage": "test",
-                                "requestId": "r", "identity": {"apiKey": KEY, "apiKeyId": None}}}
+    event = b2b_get_event(path, query, KEY)
     resp = b2b.handle(event, None)
     size = len(json.dumps(resp).encode())
     return resp["statusCode"], json.loads(resp["body"]), size
